@@ -17,12 +17,12 @@ extern char **environ;
 
 struct cfg_entry {
     const struct bf_cfg_def *def;
-    char name[96];     /* "section.key" */
-    char *text;        /* value as given */
-    long long num;     /* INT, DURATION, SIZE, BOOL */
-    char origin[192];  /* "default", "file.conf:12", "env BADGEFLOW_KAFKA_BROKERS" */
+    char name[96];    /* "section.key" */
+    char *text;       /* value as given */
+    long long num;    /* INT, DURATION, SIZE, BOOL */
+    char origin[192]; /* "default", "file.conf:12", "env BADGEFLOW_KAFKA_BROKERS" */
     bool set;
-    bool in_file;      /* given by the file (a second time is an error) */
+    bool in_file; /* given by the file (a second time is an error) */
 };
 
 struct bf_cfg {
@@ -172,14 +172,13 @@ static int cfg_convert(struct cfg_entry *e, struct bf_err *err)
                           e->text);
     }
     if (has_bounds(d) && (e->num < d->min || e->num > d->max))
-        return bf_err_set(err, BF_EINVAL, "%s: %s is out of bounds [%lld, %lld]", e->name,
-                          e->text, d->min, d->max);
+        return bf_err_set(err, BF_EINVAL, "%s: %s is out of bounds [%lld, %lld]", e->name, e->text,
+                          d->min, d->max);
     return 0;
 }
 
 /* Give entry e the value text from origin; converts and validates. */
-static int cfg_assign(struct cfg_entry *e, const char *text, const char *origin,
-                      struct bf_err *err)
+static int cfg_assign(struct cfg_entry *e, const char *text, const char *origin, struct bf_err *err)
 {
     char *copy = strdup(text);
 
@@ -266,8 +265,7 @@ static int parse_assignment(struct parse_ctx *pc, char *s, struct bf_err *err)
     if (!eq)
         return bf_err_set(err, BF_EINVAL, "%s:%d: expected 'key = value'", pc->path, pc->line);
     if (!pc->section[0])
-        return bf_err_set(err, BF_EINVAL, "%s:%d: key outside of a [section]", pc->path,
-                          pc->line);
+        return bf_err_set(err, BF_EINVAL, "%s:%d: key outside of a [section]", pc->path, pc->line);
     *eq = '\0';
     key = trim(s);
     value = trim(eq + 1);
@@ -276,8 +274,8 @@ static int parse_assignment(struct parse_ctx *pc, char *s, struct bf_err *err)
     if (!e)
         return bf_err_set(err, BF_EINVAL, "%s:%d: %s: unknown key", pc->path, pc->line, name);
     if (e->in_file)
-        return bf_err_set(err, BF_EINVAL, "%s:%d: %s: set twice (first at %s)", pc->path,
-                          pc->line, name, e->origin);
+        return bf_err_set(err, BF_EINVAL, "%s:%d: %s: set twice (first at %s)", pc->path, pc->line,
+                          name, e->origin);
     if (unquote(value) < 0)
         return bf_err_set(err, BF_EINVAL, "%s:%d: %s: unterminated quoted value", pc->path,
                           pc->line, name);
@@ -383,8 +381,8 @@ static int cfg_check_required(struct bf_cfg *cfg, struct bf_err *err)
         if (e->set)
             continue;
         env_name(e->name, var, sizeof(var));
-        return bf_err_set(err, BF_EINVAL, "%s: required: set it in the config file or %s",
-                          e->name, var);
+        return bf_err_set(err, BF_EINVAL, "%s: required: set it in the config file or %s", e->name,
+                          var);
     }
     return 0;
 }
@@ -396,8 +394,8 @@ static void cfg_register_secrets(const struct bf_cfg *cfg)
             bf_log_add_secret(cfg->entries[i].text);
 }
 
-struct bf_cfg *bf_cfg_load(const struct bf_cfg_def *const *tables, const char *path,
-                           char **envp, struct bf_err *err)
+struct bf_cfg *bf_cfg_load(const struct bf_cfg_def *const *tables, const char *path, char **envp,
+                           struct bf_err *err)
 {
     struct bf_cfg *cfg = calloc(1, sizeof(*cfg));
     int rc;
@@ -478,8 +476,8 @@ void bf_cfg_dump(const struct bf_cfg *cfg, FILE *out)
 static const char *type_hint(const struct bf_cfg_def *d)
 {
     static const char *const hints[] = {
-        [BF_CFG_STR] = "string",   [BF_CFG_INT] = "integer", [BF_CFG_BOOL] = "true|false",
-        [BF_CFG_DURATION] = "duration", [BF_CFG_SIZE] = "size", [BF_CFG_ENUM] = NULL,
+        [BF_CFG_STR] = "string",        [BF_CFG_INT] = "integer", [BF_CFG_BOOL] = "true|false",
+        [BF_CFG_DURATION] = "duration", [BF_CFG_SIZE] = "size",   [BF_CFG_ENUM] = NULL,
     };
 
     return d->type == BF_CFG_ENUM ? d->choices : hints[d->type];

@@ -3,7 +3,7 @@
 #include "badgeflow/cfg.h"
 
 #define MS(x) ((long long)(x))
-#define S(x) ((long long)(x) * 1000)
+#define S(x)  ((long long)(x)*1000)
 
 const struct bf_cfg_def bf_cfg_common_defs[] = {
     {"log", "level", BF_CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0,

@@ -102,9 +102,8 @@ static bool path_matches(const struct bf_http_route *r, const char *path)
 }
 
 /* The route for method and path; *path_known tells a 405 from a 404 when NULL. */
-static const struct bf_http_route *route_find(const struct bf_http_server *srv,
-                                              const char *method, const char *path,
-                                              bool *path_known)
+static const struct bf_http_route *route_find(const struct bf_http_server *srv, const char *method,
+                                              const char *path, bool *path_known)
 {
     *path_known = false;
     for (const struct bf_http_route *r = srv->routes; r->path; r++) {
@@ -143,9 +142,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct bf_http
 static void dispatch(struct bf_http_server *srv, struct MHD_Connection *conn, const char *method,
                      const char *url, struct request_state *st, struct bf_http_response *resp)
 {
-    struct bf_http_request req = {
-        .method = method, .path = url, .body = st->body ? st->body : "",
-        .body_len = st->len, .conn = conn};
+    struct bf_http_request req = {.method = method,
+                                  .path = url,
+                                  .body = st->body ? st->body : "",
+                                  .body_len = st->len,
+                                  .conn = conn};
     bool path_known;
     const struct bf_http_route *r;
 
@@ -185,8 +186,8 @@ static void take_chunk(struct bf_http_server *srv, struct request_state *st, con
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct bf_http_server *srv = cls;
     struct request_state *st = *con_cls;
@@ -263,12 +264,11 @@ struct bf_http_server *bf_http_start(const char *listen, const struct bf_http_ro
     srv->routes = routes;
     srv->ctx = ctx;
     srv->max_body = max_body;
-    srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
-                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 30U,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-                                MHD_OPTION_END);
+    srv->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 30U, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)64 * 1024, MHD_OPTION_END);
     if (!srv->mhd) {
         bf_err_set(err, BF_EIO, "http.listen: cannot listen on %s (address in use?)", listen);
         free(srv);

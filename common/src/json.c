@@ -44,8 +44,8 @@ static int wrong(const char *path, const char *name, const char *what, struct bf
     return bf_err_set(err, BF_EINVAL, "%s: must be %s", f, what);
 }
 
-static int str_check(json_t *v, const char *path, const char *name, size_t min_len,
-                     size_t max_len, const char **out, struct bf_err *err)
+static int str_check(json_t *v, const char *path, const char *name, size_t min_len, size_t max_len,
+                     const char **out, struct bf_err *err)
 {
     char what[96];
     size_t len;
@@ -84,8 +84,8 @@ int bf_json_str(const json_t *obj, const char *path, const char *name, size_t mi
     return str_check(v, path, name, min_len, max_len, out, err);
 }
 
-static int int_check(json_t *v, const char *path, const char *name, long long min,
-                     long long max, long long *out, struct bf_err *err)
+static int int_check(json_t *v, const char *path, const char *name, long long min, long long max,
+                     long long *out, struct bf_err *err)
 {
     char what[96];
 
@@ -107,8 +107,8 @@ int bf_json_int_opt(const json_t *obj, const char *path, const char *name, long 
     return int_check(v, path, name, min, max, out, err);
 }
 
-int bf_json_int(const json_t *obj, const char *path, const char *name, long long min,
-                long long max, long long *out, struct bf_err *err)
+int bf_json_int(const json_t *obj, const char *path, const char *name, long long min, long long max,
+                long long *out, struct bf_err *err)
 {
     json_t *v = NULL;
     int rc = member(obj, path, name, &v, err);
@@ -269,7 +269,8 @@ int bf_json_only(const json_t *obj, const char *path, const char *const *allowed
     const char *key;
     json_t *v = NULL;
 
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         bool known = false;
         for (size_t i = 0; allowed[i] && !known; i++)
             known = strcmp(allowed[i], key) == 0;

@@ -10,7 +10,7 @@
 #include "badgeflow/log.h"
 #include "badgeflow/util.h"
 
-#define LOG_LINE_MAX 8192
+#define LOG_LINE_MAX    8192
 #define LOG_SECRETS_MAX 32
 
 static struct {

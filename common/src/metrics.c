@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Process metrics: families of labelled series, rendered in Prometheus text format. */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +11,15 @@
 #include "badgeflow/metrics.h"
 #include "badgeflow/util.h"
 
-#define SERIES_MAX 256
+#define SERIES_MAX  256
 #define BUCKETS_MAX 24
 
 enum metric_kind { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
 struct series {
-    char *values;    /* label values as given, "" for none */
-    double value;    /* counter or gauge */
-    double sum;      /* histogram */
+    char *values; /* label values as given, "" for none */
+    double value; /* counter or gauge */
+    double sum;   /* histogram */
     unsigned long long count;
     unsigned long long buckets[BUCKETS_MAX];
 };
@@ -28,7 +28,7 @@ struct bf_metric {
     enum metric_kind kind;
     char name[128];
     char *help;
-    char *labels;    /* "topic,reason" or NULL */
+    char *labels; /* "topic,reason" or NULL */
     double bounds[BUCKETS_MAX];
     int nbounds;
     struct series series[SERIES_MAX + 1]; /* the last one is "overflow" */

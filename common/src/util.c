@@ -217,9 +217,9 @@ int bf_time_parse(const char *s, int64_t *ms)
     int y, mo, d, h, mi, sec, frac, off;
     const char *p = s;
 
-    if (!s || !digits(&p, 4, &y) || !expect(&p, "-") || !digits(&p, 2, &mo) ||
-        !expect(&p, "-") || !digits(&p, 2, &d) || !expect(&p, "Tt ") || !digits(&p, 2, &h) ||
-        !expect(&p, ":") || !digits(&p, 2, &mi) || !expect(&p, ":") || !digits(&p, 2, &sec))
+    if (!s || !digits(&p, 4, &y) || !expect(&p, "-") || !digits(&p, 2, &mo) || !expect(&p, "-") ||
+        !digits(&p, 2, &d) || !expect(&p, "Tt ") || !digits(&p, 2, &h) || !expect(&p, ":") ||
+        !digits(&p, 2, &mi) || !expect(&p, ":") || !digits(&p, 2, &sec))
         return -BF_EINVAL;
     frac = parse_fraction_ms(&p);
     if (frac < 0 || !parse_offset_min(&p, &off) || *p != '\0')

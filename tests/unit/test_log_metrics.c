@@ -52,7 +52,8 @@ static void test_log_lines_are_json(void)
     CHECK_STR(json_string_value(json_object_get(a, "service")), "router");
     CHECK_STR(json_string_value(json_object_get(a, "code")), "BF_TEST_WARN");
     CHECK_STR(json_string_value(json_object_get(a, "event_id")), "ev-1");
-    CHECK_CONTAINS(json_string_value(json_object_get(a, "msg")), "quote \" backslash \\ newline \n");
+    CHECK_CONTAINS(json_string_value(json_object_get(a, "msg")),
+                   "quote \" backslash \\ newline \n");
     CHECK(json_object_get(b, "event_id") == NULL);
     CHECK_STR(json_string_value(json_object_get(b, "reason")), "evidence[0].uri: must be https");
     CHECK(json_string_length(json_object_get(a, "ts")) == 24);
@@ -66,8 +67,8 @@ static void test_metrics_render(void)
     static const double bounds[] = {0.01, 0.1, 1};
     struct bf_metric *c = bf_metrics_counter("records_total", "Records seen", "topic,outcome");
     struct bf_metric *g = bf_metrics_gauge("ready", "1 when ready", NULL);
-    struct bf_metric *h = bf_metrics_histogram("handle_seconds", "Handling time", "topic",
-                                               bounds, 3);
+    struct bf_metric *h =
+        bf_metrics_histogram("handle_seconds", "Handling time", "topic", bounds, 3);
     char *text;
 
     bf_metrics_add(c, "submissions,applied", 2);

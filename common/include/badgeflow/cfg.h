@@ -10,7 +10,7 @@
 
 enum bf_cfg_type {
     BF_CFG_STR,
-    BF_CFG_INT,      /* long long within [min, max] */
+    BF_CFG_INT, /* long long within [min, max] */
     BF_CFG_BOOL,
     BF_CFG_DURATION, /* "250ms", "5s", "3m", "2h", "3d" or bare ms; stored as ms */
     BF_CFG_SIZE,     /* "512", "64k", "10M", "2G" bytes */
@@ -18,7 +18,7 @@ enum bf_cfg_type {
 };
 
 /* Flags of a key. */
-#define BF_CFG_SECRET 0x1   /* never logged or printed; shown as "(secret)" */
+#define BF_CFG_SECRET   0x1 /* never logged or printed; shown as "(secret)" */
 #define BF_CFG_REQUIRED 0x2 /* no default: the file or environment must give it */
 
 /* One row of a config table (Redis static_configs[]). Tables end with a row of NULLs. */
@@ -30,7 +30,7 @@ struct bf_cfg_def {
     long long min, max;  /* bounds for INT, DURATION, SIZE (ignored if min == max == 0) */
     const char *choices; /* for ENUM: "debug|info|warn|error" */
     unsigned flags;
-    const char *help;    /* one line for --help and the example file */
+    const char *help; /* one line for --help and the example file */
 };
 
 struct bf_cfg;
@@ -44,8 +44,8 @@ extern const struct bf_cfg_def bf_cfg_common_defs[];
  * On failure returns NULL and err names file, line and key: "router.conf:12: kafka.acks:
  * must be one of all|1". Caller frees with bf_cfg_free().
  */
-struct bf_cfg *bf_cfg_load(const struct bf_cfg_def *const *tables, const char *path,
-                           char **envp, struct bf_err *err);
+struct bf_cfg *bf_cfg_load(const struct bf_cfg_def *const *tables, const char *path, char **envp,
+                           struct bf_err *err);
 void bf_cfg_free(struct bf_cfg *cfg);
 
 /*

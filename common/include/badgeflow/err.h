@@ -6,7 +6,7 @@
 #include <stdarg.h>
 
 /* Mark a function whose result must be looked at (curl, FRR: no silent failures). */
-#define BF_MUST_CHECK __attribute__((warn_unused_result))
+#define BF_MUST_CHECK   __attribute__((warn_unused_result))
 #define BF_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* Error codes; functions return 0 or the negative of one of these. */
@@ -17,16 +17,16 @@ enum bf_errc {
     BF_ECONFLICT = 3,  /* state forbids it (decided, already exists) */
     BF_ETRANSIENT = 4, /* a server is down or busy: retry later */
     BF_ENOMEM = 5,
-    BF_EIO = 6,        /* local I/O failed */
-    BF_EDENIED = 7,    /* refused by policy (SSRF guard, auth) */
-    BF_ETOOBIG = 8,    /* over a configured cap */
+    BF_EIO = 6,     /* local I/O failed */
+    BF_EDENIED = 7, /* refused by policy (SSRF guard, auth) */
+    BF_ETOOBIG = 8, /* over a configured cap */
     BF_ETIMEOUT = 9,
     BF_EINTERNAL = 10, /* a bug or an impossible state */
 };
 
 /* Message for people, naming the field: "evidence[2].uri: must be https". */
 struct bf_err {
-    int code;          /* an enum bf_errc, positive */
+    int code; /* an enum bf_errc, positive */
     char msg[512];
 };
 

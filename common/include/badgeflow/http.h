@@ -12,21 +12,21 @@
 
 /* A request as a handler sees it; everything is borrowed for the call. */
 struct bf_http_request {
-    const char *method;   /* "GET" */
-    const char *path;     /* "/readyz", without the query */
-    const char *body;     /* NUL-terminated copy of the body, "" if none */
+    const char *method; /* "GET" */
+    const char *path;   /* "/readyz", without the query */
+    const char *body;   /* NUL-terminated copy of the body, "" if none */
     size_t body_len;
-    void *conn;           /* private */
+    void *conn; /* private */
 };
 
 /* What a handler fills; the server frees body with free() after sending it. */
 struct bf_http_response {
     int status;
-    const char *content_type;         /* static string */
-    char *body;                       /* malloc'd, may be NULL */
+    const char *content_type; /* static string */
+    char *body;               /* malloc'd, may be NULL */
     size_t body_len;
     const char *headers[BF_HTTP_HEADERS_MAX][2]; /* extra name/value pairs, static or copied */
-    char header_store[512];           /* room for header values the handler formats */
+    char header_store[512];                      /* room for header values the handler formats */
 };
 
 typedef void (*bf_http_fn)(void *ctx, const struct bf_http_request *req,

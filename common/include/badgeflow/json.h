@@ -19,8 +19,8 @@ int bf_json_str(const json_t *obj, const char *path, const char *name, size_t mi
                 size_t max_len, const char **out, struct bf_err *err) BF_MUST_CHECK;
 int bf_json_str_opt(const json_t *obj, const char *path, const char *name, size_t min_len,
                     size_t max_len, const char **out, struct bf_err *err) BF_MUST_CHECK;
-int bf_json_int(const json_t *obj, const char *path, const char *name, long long min,
-                long long max, long long *out, struct bf_err *err) BF_MUST_CHECK;
+int bf_json_int(const json_t *obj, const char *path, const char *name, long long min, long long max,
+                long long *out, struct bf_err *err) BF_MUST_CHECK;
 int bf_json_int_opt(const json_t *obj, const char *path, const char *name, long long min,
                     long long max, long long *out, struct bf_err *err) BF_MUST_CHECK;
 int bf_json_bool(const json_t *obj, const char *path, const char *name, bool *out,
@@ -37,13 +37,14 @@ int bf_json_time(const json_t *obj, const char *path, const char *name, int64_t 
 int bf_json_enum(const json_t *obj, const char *path, const char *name, const char *choices,
                  const char **out, struct bf_err *err) BF_MUST_CHECK;
 /* An array of min..max items; *out borrowed. */
-int bf_json_array(const json_t *obj, const char *path, const char *name, size_t min,
-                  size_t max, json_t **out, struct bf_err *err) BF_MUST_CHECK;
+int bf_json_array(const json_t *obj, const char *path, const char *name, size_t min, size_t max,
+                  json_t **out, struct bf_err *err) BF_MUST_CHECK;
 /* A nested object; *out borrowed. */
 int bf_json_object(const json_t *obj, const char *path, const char *name, json_t **out,
                    struct bf_err *err) BF_MUST_CHECK;
 
-/* Refuse members of obj not in the NULL-terminated list allowed (schemas say additionalProperties false). */
+/* Refuse members of obj not in the NULL-terminated list allowed (schemas say additionalProperties
+ * false). */
 int bf_json_only(const json_t *obj, const char *path, const char *const *allowed,
                  struct bf_err *err) BF_MUST_CHECK;
 

@@ -42,8 +42,8 @@ void bf_log_kv(enum bf_log_level level, const char *code, const char *msg, ...)
     __attribute__((sentinel));
 
 #define bf_log_debug(code, ...) bf_log(BF_LOG_DEBUG, code, __VA_ARGS__)
-#define bf_log_info(code, ...) bf_log(BF_LOG_INFO, code, __VA_ARGS__)
-#define bf_log_warn(code, ...) bf_log(BF_LOG_WARN, code, __VA_ARGS__)
-#define bf_log_err(code, ...) bf_log(BF_LOG_ERROR, code, __VA_ARGS__)
+#define bf_log_info(code, ...)  bf_log(BF_LOG_INFO, code, __VA_ARGS__)
+#define bf_log_warn(code, ...)  bf_log(BF_LOG_WARN, code, __VA_ARGS__)
+#define bf_log_err(code, ...)   bf_log(BF_LOG_ERROR, code, __VA_ARGS__)
 
 #endif

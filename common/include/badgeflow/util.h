@@ -10,8 +10,8 @@
 #include "badgeflow/err.h"
 
 #define BF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define BF_UUID_STRLEN 36
-#define BF_TIME_STRLEN 32
+#define BF_UUID_STRLEN  36
+#define BF_TIME_STRLEN  32
 
 /* Parse all of s as a base-10 integer in [min, max] into *out. 0 or -BF_EINVAL. */
 int bf_parse_ll(const char *s, long long min, long long max, long long *out) BF_MUST_CHECK;
