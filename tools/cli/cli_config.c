@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* CLI commands on configuration: print the commented example of every key. */
+#include <stdio.h>
+
+#include "badgeflow/cfg.h"
+#include "cli.h"
+
+/* The header of config/badgeflow.conf.example. */
+static const char example_header[] =
+    "# badgeflow configuration: every key, with its default, type and environment override.\n"
+    "# Each daemon reads one such file (--config FILE); a BADGEFLOW_<SECTION>_<KEY> variable\n"
+    "# overrides the file. Keys are commented out where the default is fine. A daemon reads\n"
+    "# the common sections and its own; an unknown key stops it with file, line and key.\n"
+    "# Regenerate: badgeflow config example > config/badgeflow.conf.example\n\n";
+
+void cli_config_write_example(FILE *out)
+{
+    static const struct bf_cfg_def *const tables[] = {bf_cfg_common_defs, NULL};
+
+    fputs(example_header, out);
+    bf_cfg_write_example(tables, out);
+}
+
+static int cmd_config_example(struct cli *cli, int argc, char **argv)
+{
+    if (argc > 1)
+        return cli_usage_error(argv[0], "takes no arguments");
+    cli_config_write_example(stdout);
+    return CLI_OK;
+}
+
+const struct cli_command cli_config_commands[] = {
+    {"config example", cmd_config_example, "",
+     "print a commented config file documenting every key (config/badgeflow.conf.example)"},
+    {NULL, NULL, NULL, NULL},
+};
