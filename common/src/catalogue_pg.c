@@ -99,8 +99,8 @@ static int point_latest(struct bf_pg *pg, const struct bf_cat_cred *c, struct bf
 
     snprintf(ver, sizeof(ver), "%d", bf_cat_cred_version(c));
     /* The files decide: going back to an older version is a deliberate rollback. */
-    return run(pg, "UPDATE catalogue_credentials SET latest_version = $2 WHERE id = $1",
-               2, (const char *const[]){bf_cat_cred_id(c), ver}, NULL, err);
+    return run(pg, "UPDATE catalogue_credentials SET latest_version = $2 WHERE id = $1", 2,
+               (const char *const[]){bf_cat_cred_id(c), ver}, NULL, err);
 }
 
 static int store_stack_credentials(struct bf_pg *pg, const struct bf_cat_stack *s,
@@ -188,8 +188,8 @@ static int load_stacks(struct bf_pg *pg, struct bf_cat *cat, struct bf_err *err)
 }
 
 /* The stored digest must be the digest of what was read back (no silent drift). */
-static int check_digest(const struct bf_cat *cat, const PGresult *res, int row,
-                        const char *origin, struct bf_err *err)
+static int check_digest(const struct bf_cat *cat, const PGresult *res, int row, const char *origin,
+                        struct bf_err *err)
 {
     long long version = 0;
     const struct bf_cat_cred *c;
@@ -198,8 +198,7 @@ static int check_digest(const struct bf_cat *cat, const PGresult *res, int row,
         return bf_err_set(err, BF_EINTERNAL, "%s: bad version", origin);
     c = bf_cat_cred_find(cat, PQgetvalue(res, row, 1), (int)version);
     if (!c || strcmp(bf_cat_cred_sha256(c), PQgetvalue(res, row, 4)) != 0)
-        return bf_err_set(err, BF_EINVAL, "%s: stored sha256 does not match its content",
-                          origin);
+        return bf_err_set(err, BF_EINVAL, "%s: stored sha256 does not match its content", origin);
     return 0;
 }
 

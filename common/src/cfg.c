@@ -500,10 +500,26 @@ static void write_example_key(const struct bf_cfg_def *d, FILE *out)
         fprintf(out, "%s = \n\n", d->key);
 }
 
-void bf_cfg_write_example(const struct bf_cfg_def *const *tables, FILE *out)
+static void write_example_header(const char *title, const char *regen, FILE *out)
+{
+    fprintf(out,
+            "# %s configuration: every key, with its default, type and environment override.\n"
+            "# A BADGEFLOW_<SECTION>_<KEY> environment variable overrides the file. Keys are\n"
+            "# commented out where the default is fine; an unknown key or a bad value stops\n"
+            "# start-up with file, line and key.\n",
+            title);
+    if (regen)
+        fprintf(out, "# Regenerate: %s\n", regen);
+    fputc('\n', out);
+}
+
+void bf_cfg_write_example(const char *title, const char *regen,
+                          const struct bf_cfg_def *const *tables, FILE *out)
 {
     const char *section = NULL;
 
+    if (title)
+        write_example_header(title, regen, out);
     for (size_t t = 0; tables[t]; t++) {
         for (const struct bf_cfg_def *d = tables[t]; d->section; d++) {
             if (!section || strcmp(section, d->section) != 0) {

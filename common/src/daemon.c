@@ -625,19 +625,32 @@ struct args {
     const char *config;
     bool check;
     bool help;
+    bool print_config;
 };
 
 static void usage(const struct bf_service *svc, const struct bf_cfg_def *const *tables, FILE *out)
 {
-    fprintf(out,
-            "usage: badgeflow-%s [--config FILE] [--check-config] [--help]\n"
-            "  --config FILE   read the config from FILE (INI); BADGEFLOW_<SECTION>_<KEY>\n"
-            "                  environment variables override it\n"
-            "  --check-config  validate the config and exit (0: valid, 2: invalid)\n"
-            "  --help          this text and every config key\n\n"
-            "Config keys, with their defaults:\n\n",
-            svc->name);
-    bf_cfg_write_example(tables, out);
+    fprintf(
+        out,
+        "usage: badgeflow-%s [--config FILE] [--check-config] [--print-config] [--help]\n"
+        "  --config FILE   read the config from FILE (INI); BADGEFLOW_<SECTION>_<KEY>\n"
+        "                  environment variables override it\n"
+        "  --check-config  validate the config and exit (0: valid, 2: invalid)\n"
+        "  --print-config  print a commented config file with every key (config/%s.conf.example)\n"
+        "  --help          this text and every config key\n\n"
+        "Config keys, with their defaults:\n\n",
+        svc->name, svc->name);
+    bf_cfg_write_example(NULL, NULL, tables, out);
+}
+
+static void print_config(const struct bf_service *svc, const struct bf_cfg_def *const *tables)
+{
+    char title[96], regen[160];
+
+    snprintf(title, sizeof(title), "badgeflow-%s", svc->name);
+    snprintf(regen, sizeof(regen), "badgeflow-%s --print-config > config/%s.conf.example",
+             svc->name, svc->name);
+    bf_cfg_write_example(title, regen, tables, stdout);
 }
 
 static int parse_args(int argc, char **argv, struct args *a, struct bf_err *err)
@@ -654,6 +667,8 @@ static int parse_args(int argc, char **argv, struct args *a, struct bf_err *err)
             a->check = true;
         } else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
             a->help = true;
+        } else if (strcmp(s, "--print-config") == 0) {
+            a->print_config = true;
         } else {
             return bf_err_set(err, BF_EINVAL, "%s: unknown argument", s);
         }
@@ -866,6 +881,10 @@ int bf_daemon_main(const struct bf_service *svc, int argc, char **argv)
     }
     if (a.help) {
         usage(svc, tables, stdout);
+        return 0;
+    }
+    if (a.print_config) {
+        print_config(svc, tables);
         return 0;
     }
     d.cfg = bf_cfg_load(tables, a.config, NULL, &err);

@@ -16,8 +16,9 @@ static void field_path(const char *path, const char *name, char *out, size_t n)
 }
 
 /*
- * Look up member name. Returns 1 and sets *v when present and not null, 0 when absent
- * (or null), negative with err when obj is not an object.
+ * Look up member name. Returns 1 and sets *v when present, 0 when absent, negative with
+ * err when obj is not an object. A null member is present: the type checks refuse it, as
+ * the schemas do (optional means absent, never null).
  */
 static int member(const json_t *obj, const char *path, const char *name, json_t **v,
                   struct bf_err *err)
@@ -25,7 +26,7 @@ static int member(const json_t *obj, const char *path, const char *name, json_t 
     if (!json_is_object(obj))
         return bf_err_set(err, BF_EINVAL, "%s: must be an object", path && *path ? path : "value");
     *v = json_object_get(obj, name);
-    return (*v && !json_is_null(*v)) ? 1 : 0;
+    return *v ? 1 : 0;
 }
 
 static int required(const char *path, const char *name, struct bf_err *err)
@@ -44,6 +45,16 @@ static int wrong(const char *path, const char *name, const char *what, struct bf
     return bf_err_set(err, BF_EINVAL, "%s: must be %s", f, what);
 }
 
+/* Number of UTF-8 code points of s (jansson has already checked it is valid UTF-8). */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return n;
+}
+
 static int str_check(json_t *v, const char *path, const char *name, size_t min_len, size_t max_len,
                      const char **out, struct bf_err *err)
 {
@@ -54,7 +65,10 @@ static int str_check(json_t *v, const char *path, const char *name, size_t min_l
     if (!json_is_string(v))
         return wrong(path, name, what, err);
     len = json_string_length(v);
-    if (len < min_len || len > max_len || strlen(json_string_value(v)) != len)
+    if (strlen(json_string_value(v)) != len) /* an embedded NUL */
+        return wrong(path, name, what, err);
+    len = utf8_chars(json_string_value(v), len);
+    if (len < min_len || len > max_len)
         return wrong(path, name, what, err);
     *out = json_string_value(v);
     return 0;
@@ -89,10 +103,18 @@ static int int_check(json_t *v, const char *path, const char *name, long long mi
 {
     char what[96];
 
+    long long n;
+
     snprintf(what, sizeof(what), "an integer in [%lld, %lld]", min, max);
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+    if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v))
+        n = (long long)json_real_value(v); /* 2.0 is an integer to JSON Schema too */
+    else if (json_is_integer(v))
+        n = json_integer_value(v);
+    else
         return wrong(path, name, what, err);
-    *out = json_integer_value(v);
+    if (n < min || n > max)
+        return wrong(path, name, what, err);
+    *out = n;
     return 0;
 }
 
@@ -216,7 +238,7 @@ int bf_json_enum(const json_t *obj, const char *path, const char *name, const ch
                  const char **out, struct bf_err *err)
 {
     const char *s;
-    char what[256];
+    char what[480];
     int rc = bf_json_str(obj, path, name, 1, 64, &s, err);
 
     if (rc < 0)

@@ -121,7 +121,8 @@ bool bf_uuid_valid(const char *s)
         return false;
     for (int i = 0; i < BF_UUID_STRLEN; i++) {
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+        bool hex = isdigit((unsigned char)s[i]) || (s[i] >= 'a' && s[i] <= 'f');
+        if (dash ? s[i] != '-' : !hex)
             return false;
     }
     return true;
@@ -211,6 +212,14 @@ static bool parse_offset_min(const char **p, int *off)
     return true;
 }
 
+static int days_in_month(int y, int mo)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 int bf_time_parse(const char *s, int64_t *ms)
 {
     struct tm tm = {0};
@@ -218,13 +227,13 @@ int bf_time_parse(const char *s, int64_t *ms)
     const char *p = s;
 
     if (!s || !digits(&p, 4, &y) || !expect(&p, "-") || !digits(&p, 2, &mo) || !expect(&p, "-") ||
-        !digits(&p, 2, &d) || !expect(&p, "Tt ") || !digits(&p, 2, &h) || !expect(&p, ":") ||
+        !digits(&p, 2, &d) || !expect(&p, "Tt") || !digits(&p, 2, &h) || !expect(&p, ":") ||
         !digits(&p, 2, &mi) || !expect(&p, ":") || !digits(&p, 2, &sec))
         return -BF_EINVAL;
     frac = parse_fraction_ms(&p);
     if (frac < 0 || !parse_offset_min(&p, &off) || *p != '\0')
         return -BF_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return -BF_EINVAL;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;

@@ -149,8 +149,10 @@ static void test_example_documents_every_key(void)
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
 
-    bf_cfg_write_example(tables, mem);
+    bf_cfg_write_example("test", "regen", tables, mem);
     fclose(mem);
+    CHECK_CONTAINS(buf, "# test configuration");
+    CHECK_CONTAINS(buf, "# Regenerate: regen");
     CHECK_CONTAINS(buf, "[router]");
     CHECK_CONTAINS(buf, "#max_batch = 100");
     CHECK_CONTAINS(buf, "environment: BADGEFLOW_KAFKA_BROKERS");

@@ -49,6 +49,7 @@ static void test_getters(void)
     CHECK(bf_json_array(j, "", "items", 1, 50, &a, &err) == 0 && json_array_size(a) == 1);
     CHECK(bf_json_object(j, "", "o", &o, &err) == 0);
     CHECK(bf_json_str(json_array_get(a, 0), "items[0]", "uri", 1, 10, &s, &err) == 0);
+    CHECK(bf_json_int(j, "", "n", 1, 5, &n, &err) == 0);
     s = "untouched";
     CHECK(bf_json_str_opt(j, "", "missing", 1, 10, &s, &err) == 0);
     CHECK_STR(s, "untouched");
@@ -85,6 +86,22 @@ static void test_errors_name_fields(void)
     json_decref(j);
 }
 
+static void test_null_chars_and_reals(void)
+{
+    json_t *j = parse("{\"a\":null,\"e\":\"\u00e9t\u00e9\",\"r\":2.0,\"h\":2.5}");
+    struct bf_err err;
+    const char *s;
+    long long n;
+
+    CHECK(bf_json_str_opt(j, "", "a", 0, 9, &s, &err) == -BF_EINVAL);
+    CHECK_CONTAINS(err.msg, "a: must be a string");
+    CHECK(bf_json_str(j, "", "e", 1, 3, &s, &err) == 0); /* 3 characters, 5 bytes */
+    CHECK(bf_json_str(j, "", "e", 1, 2, &s, &err) == -BF_EINVAL);
+    CHECK(bf_json_int(j, "", "r", 0, 5, &n, &err) == 0 && n == 2);
+    CHECK(bf_json_int(j, "", "h", 0, 5, &n, &err) == -BF_EINVAL);
+    json_decref(j);
+}
+
 static void test_dump_sorted(void)
 {
     json_t *j = parse("{\"b\":1,\"a\":\"x\"}");
@@ -100,6 +117,7 @@ int main(void)
     BF_TEST_RUN(test_parse_errors);
     BF_TEST_RUN(test_getters);
     BF_TEST_RUN(test_errors_name_fields);
+    BF_TEST_RUN(test_null_chars_and_reals);
     BF_TEST_RUN(test_dump_sorted);
     return BF_TEST_DONE();
 }

@@ -40,6 +40,7 @@ static void test_uuid(void)
     CHECK(bf_uuid_v5("not-a-uuid", "x", a) == -BF_EINVAL);
     CHECK(!bf_uuid_valid("2ed6657d-e927-568b-95e1-2665a8aea6a"));
     CHECK(!bf_uuid_valid("2ed6657d_e927-568b-95e1-2665a8aea6a2"));
+    CHECK(!bf_uuid_valid("2ED6657D-E927-568B-95E1-2665A8AEA6A2"));
 }
 
 static void test_time(void)
@@ -55,6 +56,9 @@ static void test_time(void)
     CHECK(bf_time_parse("2026-11-23T16:05:00", &ms) == -BF_EINVAL);
     CHECK(bf_time_parse("2026-11-23T16:05:00Zjunk", &ms) == -BF_EINVAL);
     CHECK(bf_time_parse("yesterday", &ms) == -BF_EINVAL);
+    CHECK(bf_time_parse("2026-02-30T00:00:00Z", &ms) == -BF_EINVAL);
+    CHECK(bf_time_parse("2024-02-29T00:00:00Z", &ms) == 0);
+    CHECK(bf_time_parse("2026-11-23 16:05:00Z", &ms) == -BF_EINVAL);
 }
 
 static void test_backoff(void)

@@ -5,20 +5,13 @@
 #include "badgeflow/cfg.h"
 #include "cli.h"
 
-/* The header of config/badgeflow.conf.example. */
-static const char example_header[] =
-    "# badgeflow configuration: every key, with its default, type and environment override.\n"
-    "# Each daemon reads one such file (--config FILE); a BADGEFLOW_<SECTION>_<KEY> variable\n"
-    "# overrides the file. Keys are commented out where the default is fine. A daemon reads\n"
-    "# the common sections and its own; an unknown key stops it with file, line and key.\n"
-    "# Regenerate: badgeflow config example > config/badgeflow.conf.example\n\n";
-
 void cli_config_write_example(FILE *out)
 {
     static const struct bf_cfg_def *const tables[] = {bf_cfg_common_defs, NULL};
 
-    fputs(example_header, out);
-    bf_cfg_write_example(tables, out);
+    bf_cfg_write_example("badgeflow (common keys of every daemon; the CLI reads [postgres] and "
+                         "[kafka])",
+                         "badgeflow config example > config/badgeflow.conf.example", tables, out);
 }
 
 static int cmd_config_example(struct cli *cli, int argc, char **argv)

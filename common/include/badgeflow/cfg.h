@@ -59,7 +59,12 @@ bool bf_cfg_bool(const struct bf_cfg *cfg, const char *name);
 /* Write every key with its value and origin (default, file:line, env), secrets hidden. */
 void bf_cfg_dump(const struct bf_cfg *cfg, FILE *out);
 
-/* Write an example file documenting every key of tables, commented, with defaults. */
-void bf_cfg_write_example(const struct bf_cfg_def *const *tables, FILE *out);
+/*
+ * Write an example file documenting every key of tables, commented, with defaults. With a
+ * title ("badgeflow-router"), it starts with the standard header saying how the file is
+ * read and how to regenerate it (regen: the command that prints it); NULL for none.
+ */
+void bf_cfg_write_example(const char *title, const char *regen,
+                          const struct bf_cfg_def *const *tables, FILE *out);
 
 #endif

@@ -13,7 +13,8 @@
  * Getters read member `name` of object obj. `path` is the object's own path for messages
  * ("" for the top, "evidence[2]"); errors read "<path>.<name>: is required",
  * "<path>.<name>: must be a string of 1..128 characters". Strings are borrowed from obj.
- * *_opt variants leave *out untouched and return 0 when the member is absent or null.
+ * *_opt variants leave *out untouched and return 0 when the member is absent. A null
+ * member is refused like any other wrong type. Lengths count characters (UTF-8 code points).
  */
 int bf_json_str(const json_t *obj, const char *path, const char *name, size_t min_len,
                 size_t max_len, const char **out, struct bf_err *err) BF_MUST_CHECK;

@@ -25,7 +25,7 @@ int bf_uuid_v4(char out[BF_UUID_STRLEN + 1]) BF_MUST_CHECK;
 /* Name-based (v5, SHA-1) UUID of name under namespace ns (a UUID string). 0 or -BF_EINVAL. */
 int bf_uuid_v5(const char *ns, const char *name, char out[BF_UUID_STRLEN + 1]) BF_MUST_CHECK;
 
-/* True if s is a canonical lower- or upper-case UUID string. */
+/* True if s is a canonical (lower-case, 8-4-4-4-12) UUID string. */
 bool bf_uuid_valid(const char *s);
 
 /* Wall clock in milliseconds since the epoch / monotonic clock in milliseconds. */
@@ -35,7 +35,8 @@ int64_t bf_mono_ms(void);
 /* RFC 3339 UTC with milliseconds ("2026-11-23T16:05:00.123Z") of ms into out. */
 void bf_time_format(int64_t ms, char out[BF_TIME_STRLEN]);
 
-/* Parse an RFC 3339 timestamp (Z or ±hh:mm offset) into ms. 0 or -BF_EINVAL. */
+/* Parse an RFC 3339 date-time ("T", any fraction, Z or ±hh:mm; real calendar dates)
+ * into ms. 0 or -BF_EINVAL. */
 int bf_time_parse(const char *s, int64_t *ms) BF_MUST_CHECK;
 
 /* Copy src into dst of size n, always terminated; true if it fitted. */

@@ -1,0 +1,3 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- Reserved for the router service's schema changes.
+SELECT 1;
