@@ -47,6 +47,8 @@ struct bf_daemon {
     volatile sig_atomic_t stop;
     /* the record held for a retry after a transient failure */
     struct bf_kafka_msg *held;
+    /* the service asked to stop fetching (bf_daemon_pause): back-pressure */
+    bool service_paused;
     unsigned attempt;
     int64_t retry_at;
     bool emitted; /* the record in hand emitted events: kick the relay after commit */
@@ -543,7 +545,8 @@ static void release_held(struct bf_daemon *d)
     bf_kafka_msg_free(d->held);
     d->held = NULL;
     d->attempt = 0;
-    bf_kafka_consumer_resume_all(d->consumer);
+    if (!d->service_paused)
+        bf_kafka_consumer_resume_all(d->consumer);
 }
 
 static void handle(struct bf_daemon *d, struct bf_kafka_msg *msg)
@@ -904,6 +907,19 @@ int bf_daemon_main(const struct bf_service *svc, int argc, char **argv)
 }
 
 /* ---- for services ---- */
+
+void bf_daemon_pause(struct bf_daemon *d, bool paused)
+{
+    if (!d->consumer || d->service_paused == paused)
+        return;
+    d->service_paused = paused;
+    if (d->held)
+        return; /* the retry path resumes, or not, when it lets go of the record */
+    if (paused)
+        bf_kafka_consumer_pause_all(d->consumer);
+    else
+        bf_kafka_consumer_resume_all(d->consumer);
+}
 
 int bf_daemon_emit(struct bf_event *ev, const struct bf_emit *emit, char id_out[BF_UUID_STRLEN + 1],
                    struct bf_err *err)

@@ -39,6 +39,14 @@ extern const struct cli_command cli_kafka_commands[];
 extern const struct cli_command cli_catalogue_commands[];
 extern const struct cli_command cli_config_commands[];
 extern const struct cli_command cli_sample_commands[];
+/* Each service's own commands (tools/cli/cli_<svc>.c); tables may be empty. */
+extern const struct cli_command cli_gateway_commands[];
+extern const struct cli_command cli_transcoder_commands[];
+extern const struct cli_command cli_router_commands[];
+extern const struct cli_command cli_scorer_commands[];
+extern const struct cli_command cli_issuer_commands[];
+extern const struct cli_command cli_notifier_commands[];
+extern const struct cli_command cli_analytics_commands[];
 
 /* Write the commented example of every config key (config/badgeflow.conf.example). */
 void cli_config_write_example(FILE *out);

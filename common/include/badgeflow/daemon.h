@@ -118,6 +118,13 @@ const char *bf_daemon_group(const struct bf_daemon *d);
 /* The state init() set, NULL before. Thread-safe (for HTTP route handlers). */
 void *bf_daemon_state(struct bf_daemon *d);
 
+/*
+ * Back-pressure: stop (true) or resume (false) fetching records while the consumer keeps
+ * polling to stay in its group, e.g. while all of a service's work slots are busy. From
+ * init(), tick() or a handler (main thread).
+ */
+void bf_daemon_pause(struct bf_daemon *d, bool paused);
+
 /* True once SIGTERM/SIGINT arrived: long work in tick() should stop early. */
 bool bf_daemon_stopping(const struct bf_daemon *d);
 
