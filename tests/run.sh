@@ -78,6 +78,14 @@ format_check() {
     (cd "$top" && clang-format --dry-run -Werror "${files[@]}")
 }
 
+# The analyzer and bugprone checks of .clang-tidy over every C file of the tree.
+tidy_check() {
+    local files
+    mapfile -t files < <(git -C "$top" ls-files 'common/*.c' 'services/*.c' 'tools/*.c')
+    printf '%s\n' "${files[@]}" | (cd "$top" && xargs -P2 -n8 clang-tidy -p "$build" --quiet \
+        --extra-arg=-Wno-unknown-warning-option)
+}
+
 start_stack() {
     BADGEFLOW_STACK_DIR=$stack_dir "$top/deploy/local/stack.sh" start || return 1
     set -a
@@ -107,6 +115,7 @@ main() {
     run_step "unit tests" unit_tests "$build"
     run_step "unit tests under ASan+UBSan" unit_tests "$asan_build"
     run_step "clang-format" format_check
+    run_step "clang-tidy (analyzer, bugprone)" tidy_check
     run_step "event and catalogue schemas" pytest_run "$top/tests/schemas"
     run_step "integration tests (real PostgreSQL, Redis, Kafka)" pytest_run \
         "$top/tests/integration"

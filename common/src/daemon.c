@@ -20,7 +20,7 @@
 #define IDLE_MS       50
 #define KAFKA_PING_MS 500
 #define TOPICS_MAX    32
-#define HTTP_MAX_BODY (1024 * 1024)
+#define HTTP_MAX_BODY ((size_t)(1024 * 1024))
 
 enum fault_point { FAULT_NONE, FAULT_AFTER_EFFECT, FAULT_AFTER_COMMIT };
 enum outcome { DONE, RETRY };
@@ -787,7 +787,7 @@ static int daemon_start(struct bf_daemon *d, struct bf_err *err)
     if ((d->svc->needs & BF_NEEDS_REDIS) && (rc = redis_open(d, err)) < 0)
         return rc;
     /* The service is ready before its consumer joins the group (no rebalance churn). */
-    if (d->svc->init && (rc = d->svc->init(d, &state, err)) < 0)
+    if (d->svc->init && d->svc->init(d, &state, err) < 0)
         return bf_err_prefix(err, "%s: init", d->svc->name);
     atomic_store(&d->state, state);
     if (d->topics[0]) {

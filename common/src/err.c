@@ -30,14 +30,13 @@ int bf_err_vset(struct bf_err *err, int code, const char *fmt, va_list ap)
     return -code;
 }
 
-int bf_err_set(struct bf_err *err, int code, const char *fmt, ...)
+void bf_err_fill(struct bf_err *err, int code, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    code = bf_err_vset(err, code, fmt, ap);
+    bf_err_vset(err, code, fmt, ap);
     va_end(ap);
-    return code;
 }
 
 int bf_err_prefix(struct bf_err *err, const char *fmt, ...)

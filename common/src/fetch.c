@@ -410,7 +410,8 @@ static int open_beneath(const char *root, const char *real, struct bf_err *err)
         return bf_err_set(err, BF_ENOTFOUND, "%s: no such file", real);
     if (errno == ELOOP || errno == EXDEV)
         return bf_err_set(err, BF_EDENIED, "refused: %s changed into a link while opened", real);
-    return bf_err_set(err, errno == EACCES ? BF_EDENIED : BF_EIO, "%s: %s", real, strerror(errno));
+    int code = errno == EACCES ? BF_EDENIED : BF_EIO;
+    return bf_err_set(err, code, "%s: %s", real, strerror(errno));
 }
 
 /* Resolve path and open it if it lies beneath root and is a regular file. fd or -BF_E*. */
@@ -423,9 +424,11 @@ static int file_open_checked(const struct bf_fetch_policy *p, const char *path, 
 
     if (!realpath(p->file_root, root))
         return bf_err_set(err, BF_EIO, "file root %s: %s", p->file_root, strerror(errno));
-    if (!realpath(path, real))
-        return bf_err_set(err, errno == ENOENT ? BF_ENOTFOUND : BF_EDENIED, "%s: %s", path,
-                          errno == ENOENT ? "no such file" : strerror(errno));
+    if (!realpath(path, real)) {
+        int code = errno == ENOENT ? BF_ENOTFOUND : BF_EDENIED;
+        const char *why = errno == ENOENT ? "no such file" : strerror(errno);
+        return bf_err_set(err, code, "%s: %s", path, why);
+    }
     rl = strlen(root);
     if (rl > 1 && (strncmp(real, root, rl) != 0 || real[rl] != '/'))
         return bf_err_set(err, BF_EDENIED, "refused: %s is outside the file root", path);
@@ -746,6 +749,7 @@ static int fetch_into(const struct bf_fetch_policy *p, CURLU *u, bool is_file, c
         rc = digest_check(&s, expected, res, err);
 out:
     curl_free(url);
+    free(s.mem);
     EVP_MD_CTX_free(s.md);
     return rc;
 }

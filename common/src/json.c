@@ -210,7 +210,7 @@ int bf_json_id_opt(const json_t *obj, const char *path, const char *name, const 
 int bf_json_time(const json_t *obj, const char *path, const char *name, int64_t *out,
                  struct bf_err *err)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = bf_json_str(obj, path, name, 10, 40, &s, err);
 
     if (rc < 0)
@@ -237,7 +237,7 @@ static bool choice_has(const char *choices, const char *v)
 int bf_json_enum(const json_t *obj, const char *path, const char *name, const char *choices,
                  const char **out, struct bf_err *err)
 {
-    const char *s;
+    const char *s = NULL;
     char what[480];
     int rc = bf_json_str(obj, path, name, 1, 64, &s, err);
 

@@ -824,7 +824,7 @@ static int create_topics_on(rd_kafka_t *rk, rd_kafka_NewTopic_t **nt, size_t n, 
 int bf_kafka_create_topics(const struct bf_cfg *cfg, const char *const *names, size_t n,
                            int partitions, struct bf_err *err)
 {
-    rd_kafka_NewTopic_t **nt = calloc(n ? n : 1, sizeof(*nt));
+    rd_kafka_NewTopic_t **nt = calloc(n ? n : 1, sizeof(rd_kafka_NewTopic_t *));
     char errstr[ERRSTR_LEN];
     rd_kafka_t *rk = NULL;
     size_t made = 0;

@@ -131,7 +131,7 @@ static void mask_secrets(char *s)
         size_t n = strlen(sec);
         char *hit;
         while ((hit = strstr(s, sec)) != NULL) {
-            memcpy(hit, "***", 3);
+            hit[0] = hit[1] = hit[2] = '*';
             memmove(hit + 3, hit + n, strlen(hit + n) + 1);
         }
     }

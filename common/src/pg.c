@@ -13,7 +13,7 @@
 
 #define BACKOFF_BASE_MS     100
 #define BACKOFF_CAP_MS      5000
-#define MIGRATION_MAX_BYTES (16 * 1024 * 1024)
+#define MIGRATION_MAX_BYTES ((size_t)(16 * 1024 * 1024))
 /* One lock for every migration runner of the database (pg_advisory_xact_lock). */
 #define MIGRATE_LOCK "SELECT pg_advisory_xact_lock(hashtext('badgeflow:migrate'))"
 

@@ -47,8 +47,8 @@ int bf_trace_parse(const char *tp, struct bf_trace *out)
     if (!read_hex(tp, 2, ver) || !read_hex(tp + 3, BF_TRACE_ID_LEN, out->trace_id) ||
         !read_hex(tp + 36, BF_SPAN_ID_LEN, out->span_id) || !read_hex(tp + 53, 2, flags))
         return -BF_EINVAL;
-    out->version = (unsigned)(lhex(ver[0]) << 4 | lhex(ver[1]));
-    out->flags = (unsigned)(lhex(flags[0]) << 4 | lhex(flags[1]));
+    out->version = (unsigned)lhex(ver[0]) << 4 | (unsigned)lhex(ver[1]);
+    out->flags = (unsigned)lhex(flags[0]) << 4 | (unsigned)lhex(flags[1]);
     if (out->version == 0xff || all_zero(out->trace_id) || all_zero(out->span_id))
         return -BF_EINVAL;
     /* Version 00 has exactly four fields; later versions may append "-<more>". */

@@ -86,7 +86,7 @@ static int uuid_parse(const char *s, unsigned char b[16])
         if (*p == '-')
             continue;
         int hi = hexval(p[0]), lo = hexval(p[1]);
-        b[n++] = (unsigned char)(hi << 4 | lo);
+        b[n++] = (unsigned char)((unsigned)hi << 4 | (unsigned)lo);
         p++;
     }
     return 0;

@@ -30,9 +30,23 @@ struct bf_err {
     char msg[512];
 };
 
-/* Fill err (if not NULL) and return -code, so callers can `return bf_err_set(...)`. */
-int bf_err_set(struct bf_err *err, int code, const char *fmt, ...) BF_PRINTF(3, 4);
+/* Fill err (if not NULL) with code (positive or negative) and the formatted message. */
+void bf_err_fill(struct bf_err *err, int code, const char *fmt, ...) BF_PRINTF(3, 4);
 int bf_err_vset(struct bf_err *err, int code, const char *fmt, va_list ap) BF_PRINTF(3, 0);
+
+/* -code for a positive code, code for a negative one. */
+static inline int bf_err_neg(int code)
+{
+    return code < 0 ? code : -code;
+}
+
+/*
+ * Fill err (if not NULL) and return -code, so callers can `return bf_err_set(...)`.
+ * A macro so that every caller (and the static analyzer) sees the result is negative.
+ * code is evaluated twice: pass a constant or a plain variable, never an expression
+ * that reads errno.
+ */
+#define bf_err_set(err, code, ...) (bf_err_fill((err), (code), __VA_ARGS__), bf_err_neg(code))
 
 /* Prefix err's message with "prefix: " (adds context on the way up). Returns -err->code. */
 int bf_err_prefix(struct bf_err *err, const char *fmt, ...) BF_PRINTF(2, 3);
