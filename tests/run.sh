@@ -87,6 +87,7 @@ tidy_check() {
 }
 
 start_stack() {
+    chmod 755 "$stack_dir" # PostgreSQL runs as the postgres user, who must enter it
     BADGEFLOW_STACK_DIR=$stack_dir "$top/deploy/local/stack.sh" start || return 1
     set -a
     # shellcheck disable=SC1091

@@ -82,7 +82,9 @@ static void test_errors_name_fields(void)
     CHECK_STR(err.msg, "evidence[2].uri: is required");
     CHECK(bf_json_only(j, "", allowed, &err) == -BF_EINVAL);
     CHECK_STR(err.msg, "extra: unknown field");
-    CHECK(bf_json_int(json_array(), "x", "n", 0, 1, &n, &err) == -BF_EINVAL);
+    json_t *arr = json_array();
+    CHECK(bf_json_int(arr, "x", "n", 0, 1, &n, &err) == -BF_EINVAL);
+    json_decref(arr);
     json_decref(j);
 }
 

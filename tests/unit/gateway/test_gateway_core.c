@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of the gateway's core: routes, problem pointers, rate buckets, sealed secrets,
+ * upload sniffing. */
+#include <string.h>
+
+#include "bf_test.h"
+#include "gateway.h"
+
+static void test_routes(void)
+{
+    char p[GW_MAX_PARAMS][160];
+    bool known;
+    const struct gw_route *rt;
+
+    rt = gw_route_find("GET", "/v1/submissions/abc-1", p, &known);
+    CHECK(rt && rt->fn == gw_submission_get);
+    CHECK_STR(p[0], "abc-1");
+    rt = gw_route_find("POST", "/v1/submissions/abc-1/withdraw", p, &known);
+    CHECK(rt && rt->fn == gw_submission_withdraw && rt->roles == GW_DISTRICT);
+    CHECK(gw_route_find("PUT", "/v1/submissions", p, &known) == NULL && known);
+    CHECK(gw_route_find("GET", "/v1/nothing", p, &known) == NULL && !known);
+    CHECK(gw_route_find("GET", "/v1/submissions/", p, &known) == NULL);
+    CHECK(gw_route_find("GET", "/v1/submissions/a/b/c", p, &known) == NULL);
+    rt = gw_route_find("POST", "/v1/uploads", p, &known);
+    CHECK(rt && rt->stream);
+    rt = gw_route_find("GET", "/v1/public/issuers/wcpss/jwks", p, &known);
+    CHECK(rt && rt->roles == GW_PUBLIC);
+    CHECK_STR(p[1], "wcpss");
+}
+
+static void test_pointer(void)
+{
+    char out[100];
+
+    gw_field_pointer("evidence[2].uri", out, sizeof(out));
+    CHECK_STR(out, "/evidence/2/uri");
+    gw_field_pointer("educator.id", out, sizeof(out));
+    CHECK_STR(out, "/educator/id");
+    gw_field_pointer("a/b~c", out, sizeof(out));
+    CHECK_STR(out, "/a~1b~0c"); /* RFC 6901 escapes */
+}
+
+static void test_limit(void)
+{
+    struct gw_limit *l = gw_limit_new(2.0, 3.0); /* 2/s, burst 3 */
+    int retry = 0;
+
+    CHECK(gw_limit_take(l, "k1", 1000, &retry));
+    CHECK(gw_limit_take(l, "k1", 1000, &retry));
+    CHECK(gw_limit_take(l, "k1", 1000, &retry));
+    CHECK(!gw_limit_take(l, "k1", 1000, &retry) && retry == 1);
+    CHECK(gw_limit_take(l, "k2", 1000, &retry)); /* its own bucket */
+    CHECK(gw_limit_take(l, "k1", 1500, &retry)); /* refilled one token in 0.5 s */
+    CHECK(!gw_limit_take(l, "k1", 1500, &retry));
+    CHECK(gw_limit_take(NULL, "k1", 0, &retry)); /* no limit configured */
+    gw_limit_free(l);
+}
+
+static void test_secret(void)
+{
+    unsigned char kek[GW_KEK_LEN], sealed[64 + GW_SEAL_OVERHEAD], plain[64];
+    char secret[64];
+    size_t len;
+
+    memset(kek, 7, sizeof(kek));
+    CHECK(gw_secret_new(secret) == 0);
+    CHECK(strncmp(secret, "whsec_", 6) == 0 && strlen(secret) == 38);
+    len = strlen(secret);
+    CHECK(gw_secret_seal(kek, secret, len, sealed) == 0);
+    CHECK(sealed[0] == 1);
+    CHECK(gw_secret_open(kek, sealed, len + GW_SEAL_OVERHEAD, plain) == 0);
+    CHECK(memcmp(plain, secret, len) == 0);
+    sealed[20] ^= 1; /* tampered: refused */
+    CHECK(gw_secret_open(kek, sealed, len + GW_SEAL_OVERHEAD, plain) == -BF_EINVAL);
+    sealed[20] ^= 1;
+    kek[0] = 8; /* another key: refused */
+    CHECK(gw_secret_open(kek, sealed, len + GW_SEAL_OVERHEAD, plain) == -BF_EINVAL);
+    CHECK(gw_secret_open(kek, sealed, 10, plain) == -BF_EINVAL);
+}
+
+static void test_sniff(void)
+{
+    const char *kind;
+
+    CHECK_STR(gw_sniff((const unsigned char *)"\0\0\0\x20"
+                                              "ftypisom",
+                       12, &kind),
+              "video/mp4");
+    CHECK_STR(kind, "video");
+    CHECK_STR(gw_sniff((const unsigned char *)"%PDF-1.7", 8, &kind), "application/pdf");
+    CHECK_STR(gw_sniff((const unsigned char *)"Dear team,\n", 11, &kind), "text/plain");
+    CHECK_STR(gw_sniff((const unsigned char *)"\x01\x02\x03", 3, &kind),
+              "application/octet-stream");
+    CHECK_STR(kind, "unknown");
+    CHECK_STR(gw_sniff((const unsigned char *)"PK\x03\x04", 4, &kind), "application/zip");
+}
+
+int main(void)
+{
+    BF_TEST_RUN(test_routes);
+    BF_TEST_RUN(test_pointer);
+    BF_TEST_RUN(test_limit);
+    BF_TEST_RUN(test_secret);
+    BF_TEST_RUN(test_sniff);
+    return BF_TEST_DONE();
+}
