@@ -164,7 +164,8 @@ static int cmd_apikey_add(struct cli *cli, int argc, char **argv)
     if (cli_opts_parse(argv[0], argc, argv, opts, &first) != CLI_OK)
         return CLI_EUSAGE;
     role = cli_opt(opts, "role");
-    if (strcmp(role, "district") && strcmp(role, "assessor") && strcmp(role, "admin"))
+    if (strcmp(role, "district") != 0 && strcmp(role, "assessor") != 0 &&
+        strcmp(role, "admin") != 0)
         return cli_usage_error(argv[0], "--role must be district, assessor or admin");
     if ((strcmp(role, "assessor") == 0) != (cli_opt(opts, "assessor") != NULL))
         return cli_usage_error(argv[0], "--assessor is required with --role assessor, and only"

@@ -76,7 +76,7 @@ static json_t *headers_json(const struct bf_kafka_msg *m)
         if (!v) {
             char *hex = malloc(hd->len * 2 + 5);
             if (hex) {
-                memcpy(hex, "hex:", 4);
+                snprintf(hex, 5, "hex:");
                 bf_hex(hd->value, hd->len, hex + 4);
                 v = json_string(hex);
                 free(hex);
