@@ -185,10 +185,31 @@ fetch_kafka() {
     say "kafka $KAFKA_VERSION jars: ready in $KAFKA_LIBS"
 }
 
+# Test-only tools from PyPI, pinned, in a venv of Debian's Python under the cache: the
+# Ralph LRS, a real Learning Record Store the analytics tests forward statements to.
+RALPH_VENV=$CACHE/ralph-venv
+RALPH_PINS="ralph-malph[lrs]==5.1.0 requests==2.32.3"
+
+install_test_tools() {
+    local stamp=$RALPH_VENV/.badgeflow-pins
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$RALPH_PINS" ]; then
+        say "ralph LRS: cached in $RALPH_VENV"
+        return 0
+    fi
+    say "ralph LRS: installing $RALPH_PINS into $RALPH_VENV"
+    rm -rf "$RALPH_VENV"
+    /usr/bin/python3 -m venv "$RALPH_VENV" || die "cannot create the venv $RALPH_VENV"
+    # shellcheck disable=SC2086
+    "$RALPH_VENV/bin/pip" install --quiet --disable-pip-version-check $RALPH_PINS ||
+        die "pip could not install $RALPH_PINS"
+    echo "$RALPH_PINS" >"$stamp"
+}
+
 main() {
     [ "$#" -eq 0 ] || die "usage: $0 (no arguments; see the header for BADGEFLOW_CACHE)"
     install_packages
     fetch_kafka
+    install_test_tools
     say "done"
 }
 
