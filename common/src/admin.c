@@ -138,6 +138,69 @@ int bf_admin_educator_put(struct bf_pg *pg, const struct bf_educator *e, struct 
                        6, values, what, err);
 }
 
+static int pilot_educators(struct bf_pg *pg, const struct bf_pilot *p, struct bf_err *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < p->neducators; i++) {
+        const char *v[] = {p->tenant_id, p->id, p->educators[i]};
+        rc = exec_insert(pg,
+                         "WITH e AS (INSERT INTO educators (tenant_id, id, district_id) VALUES"
+                         " ($1, $3, $1) ON CONFLICT DO NOTHING) INSERT INTO pilot_educators"
+                         " (tenant_id, pilot_id, educator_id) VALUES ($1, $2, $3)",
+                         3, v, "targeted educator", err);
+    }
+    return rc;
+}
+
+static int pilot_scope(struct bf_pg *pg, const struct bf_pilot *p, const struct qual_kind *kind,
+                       const char *const *ids, size_t n, struct bf_err *err)
+{
+    char sql[200];
+    int rc = 0;
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO pilot_scope (tenant_id, pilot_id, %s) VALUES ($1, $2, $3)", kind->column);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *v[] = {p->tenant_id, p->id, ids[i]};
+        rc = require_row(pg, kind->exists_sql, ids[i], kind->what, "is not in the catalogue", err);
+        if (rc == 0)
+            rc = exec_insert(pg, sql, 3, v, "pilot scope", err);
+    }
+    return rc;
+}
+
+static int pilot_add_tx(struct bf_pg *pg, void *arg, struct bf_err *err)
+{
+    const struct bf_pilot *p = arg;
+    const char *v[] = {p->tenant_id, p->id,      p->name,
+                       p->starts_on, p->ends_on, p->target_reach_ratio};
+    char what[200];
+    int rc = require_tenant(pg, p->tenant_id, err);
+
+    snprintf(what, sizeof(what), "pilot '%s'", p->id);
+    /* ISO dates order as strings; the database checks their form. */
+    if (rc == 0 && strcmp(p->ends_on, p->starts_on) < 0)
+        rc = bf_err_set(err, BF_EINVAL, "ends: %s is before starts %s", p->ends_on, p->starts_on);
+    if (rc == 0)
+        rc = exec_insert(pg,
+                         "INSERT INTO pilots (tenant_id, id, name, starts_on, ends_on,"
+                         " target_reach_ratio) VALUES ($1, $2, $3, $4, $5, $6)",
+                         6, v, what, err);
+    if (rc == 0)
+        rc = pilot_educators(pg, p, err);
+    if (rc == 0)
+        rc = pilot_scope(pg, p, &qual_credential, p->credentials, p->ncredentials, err);
+    if (rc == 0)
+        rc = pilot_scope(pg, p, &qual_stack, p->stacks, p->nstacks, err);
+    return rc;
+}
+
+int bf_admin_pilot_add(struct bf_pg *pg, const struct bf_pilot *p, struct bf_err *err)
+{
+    return bf_pg_tx(pg, pilot_add_tx, (void *)p, err);
+}
+
 void bf_apikey_hash(const char *key, char out[BF_SHA256_HEX_LEN + 1])
 {
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -100,6 +100,12 @@ def test_people_and_keys(run):
     assert "stack 'vco' is not in the catalogue" in run(
         "assessor", "add", "--tenant", "nc", "--id", "a2", "--name", "Bo", "--stack", "vco",
         code=2).stderr
+    run("pilot", "add", "--tenant", "wake", "--id", "fall", "--name", "Fall pilot", "--starts",
+        "2026-09-01", "--ends", "2027-01-31", "--target-reach", "0.75", "--educator", "e1",
+        "--educator", "e2", "--stack", "collective-leadership")
+    assert "ends: 2026-01-31 is before starts" in run(
+        "pilot", "add", "--tenant", "wake", "--id", "p2", "--name", "P", "--starts",
+        "2026-09-01", "--ends", "2026-01-31", code=2).stderr
     key = run("apikey", "add", "--tenant", "wake", "--role", "district").stdout.strip()
     assert key.startswith("bfk") and len(key) == 59
     prefix = key.split(".")[0]

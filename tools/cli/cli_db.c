@@ -151,6 +151,57 @@ out:
     return rc;
 }
 
+/* A repeatable option's values as a list (storage in *buf, caller frees). */
+static size_t opt_list(const struct cli_opt *opts, const char *name, char **buf, const char **items)
+{
+    const char *v = cli_opt(opts, name);
+
+    *buf = strdup(v ? v : "");
+    return *buf ? split_list(*buf, items, CLI_LIST_MAX) : 0;
+}
+
+static int cmd_pilot_add(struct cli *cli, int argc, char **argv)
+{
+    struct cli_opt opts[] = {CLI_OPT_REQ("tenant"),    CLI_OPT_REQ("id"),
+                             CLI_OPT_REQ("name"),      CLI_OPT_REQ("starts"),
+                             CLI_OPT_REQ("ends"),      CLI_OPT("target-reach"),
+                             CLI_OPT_LIST("educator"), CLI_OPT_LIST("credential"),
+                             CLI_OPT_LIST("stack"),    CLI_OPT_END};
+    const char *edus[CLI_LIST_MAX], *creds[CLI_LIST_MAX], *stacks[CLI_LIST_MAX];
+    char *bufs[3] = {NULL, NULL, NULL};
+    struct bf_err err = {0};
+    int first, rc = CLI_EUSAGE;
+
+    if (cli_opts_parse(argv[0], argc, argv, opts, &first) != CLI_OK)
+        goto out;
+    struct bf_pilot p = {.tenant_id = cli_opt(opts, "tenant"),
+                         .id = cli_opt(opts, "id"),
+                         .name = cli_opt(opts, "name"),
+                         .starts_on = cli_opt(opts, "starts"),
+                         .ends_on = cli_opt(opts, "ends"),
+                         .target_reach_ratio = cli_opt(opts, "target-reach"),
+                         .educators = edus,
+                         .credentials = creds,
+                         .stacks = stacks};
+    p.neducators = opt_list(opts, "educator", &bufs[0], edus);
+    p.ncredentials = opt_list(opts, "credential", &bufs[1], creds);
+    p.nstacks = opt_list(opts, "stack", &bufs[2], stacks);
+    rc = CLI_EFAIL;
+    if (!cli_pg(cli))
+        goto out;
+    if (bf_admin_pilot_add(cli->pg, &p, &err) < 0) {
+        rc = cli_fail("pilot add", &err);
+        goto out;
+    }
+    printf("pilot %s of %s added: %zu targeted educator(s)\n", p.id, p.tenant_id, p.neducators);
+    rc = CLI_OK;
+out:
+    for (int i = 0; i < 3; i++)
+        free(bufs[i]);
+    cli_opts_free(opts);
+    return rc;
+}
+
 static int cmd_apikey_add(struct cli *cli, int argc, char **argv)
 {
     struct cli_opt opts[] = {CLI_OPT_REQ("tenant"), CLI_OPT_REQ("role"), CLI_OPT("assessor"),
@@ -212,6 +263,10 @@ const struct cli_command cli_db_commands[] = {
      "--tenant ID --id ID --name NAME [--email E] [--district ID] [--school ID] [--capacity N]"
      " [--credential ID]... [--stack ID]...",
      "add an assessor with the credentials and stacks they are certified for"},
+    {"pilot add", cmd_pilot_add,
+     "--tenant ID --id ID --name NAME --starts YYYY-MM-DD --ends YYYY-MM-DD [--target-reach 0.75]"
+     " [--educator ID]... [--credential ID]... [--stack ID]...",
+     "add a pilot with its targeted educators and its scope (none: the whole catalogue)"},
     {"apikey add", cmd_apikey_add,
      "--tenant ID --role district|assessor|admin [--assessor ID] [--label TEXT]",
      "mint an API key; the key is printed once on stdout and only its hash is stored"},

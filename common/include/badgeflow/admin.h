@@ -45,6 +45,22 @@ struct bf_educator {
     const char *school_id;
 };
 
+/* A pilot: a cohort of targeted educators, a window and a reach target. */
+struct bf_pilot {
+    const char *tenant_id;
+    const char *id;
+    const char *name;
+    const char *starts_on;          /* YYYY-MM-DD */
+    const char *ends_on;            /* YYYY-MM-DD */
+    const char *target_reach_ratio; /* "0.75", or NULL */
+    const char *const *educators;   /* targeted educators (added if unknown) */
+    size_t neducators;
+    const char *const *credentials; /* scope; none: the whole catalogue */
+    size_t ncredentials;
+    const char *const *stacks;
+    size_t nstacks;
+};
+
 /* A freshly minted API key: key is shown once and never stored. */
 struct bf_apikey {
     char id[40];
@@ -65,6 +81,14 @@ int bf_admin_tenant_add(struct bf_pg *pg, const struct bf_tenant *t,
  */
 int bf_admin_assessor_add(struct bf_pg *pg, const struct bf_assessor *a,
                           struct bf_err *err) BF_MUST_CHECK;
+
+/*
+ * Insert p with its targeted educators (recorded as educators of the tenant if new) and its
+ * scope, in one transaction. 0, -BF_ECONFLICT (id taken), -BF_EINVAL (bad dates or target,
+ * unknown tenant, credential or stack: named), -BF_ETRANSIENT.
+ */
+int bf_admin_pilot_add(struct bf_pg *pg, const struct bf_pilot *p,
+                       struct bf_err *err) BF_MUST_CHECK;
 
 /* Insert or update e (upsert on tenant and id). 0 or -BF_E*. */
 int bf_admin_educator_put(struct bf_pg *pg, const struct bf_educator *e,
