@@ -8,8 +8,19 @@
 #include "cli.h"
 
 static const struct cli_command *const command_tables[] = {
-    cli_db_commands,     cli_catalogue_commands, cli_kafka_commands,
-    cli_sample_commands, cli_config_commands,    NULL,
+    cli_db_commands,
+    cli_catalogue_commands,
+    cli_kafka_commands,
+    cli_sample_commands,
+    cli_config_commands,
+    cli_gateway_commands,
+    cli_transcoder_commands,
+    cli_router_commands,
+    cli_scorer_commands,
+    cli_issuer_commands,
+    cli_notifier_commands,
+    cli_analytics_commands,
+    NULL,
 };
 
 static void usage(FILE *out)
