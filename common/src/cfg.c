@@ -94,7 +94,7 @@ static int parse_scaled(const char *s, const char *const *units, const long long
     return -BF_EINVAL;
 }
 
-static int parse_duration_ms(const char *s, long long *out)
+int bf_cfg_parse_duration(const char *s, long long *out)
 {
     static const char *const units[] = {"ms", "s", "m", "h", "d", NULL};
     static const long long mult[] = {1, 1000, 60000, 3600000, 86400000};
@@ -156,7 +156,7 @@ static int cfg_convert(struct cfg_entry *e, struct bf_err *err)
         rc = bf_parse_ll(e->text, -__LONG_LONG_MAX__, __LONG_LONG_MAX__, &e->num);
         break;
     case BF_CFG_DURATION:
-        rc = parse_duration_ms(e->text, &e->num);
+        rc = bf_cfg_parse_duration(e->text, &e->num);
         break;
     case BF_CFG_SIZE:
         rc = parse_size(e->text, &e->num);

@@ -56,6 +56,12 @@ const char *bf_cfg_str(const struct bf_cfg *cfg, const char *name);
 long long bf_cfg_int(const struct bf_cfg *cfg, const char *name);
 bool bf_cfg_bool(const struct bf_cfg *cfg, const char *name);
 
+/*
+ * Parse a duration the way config files write them ("250ms", "5s", "3m", "2h", "3d"; a bare
+ * number is milliseconds) into *ms. 0 or -BF_EINVAL. For command lines that take durations.
+ */
+int bf_cfg_parse_duration(const char *s, long long *ms) BF_MUST_CHECK;
+
 /* Write every key with its value and origin (default, file:line, env), secrets hidden. */
 void bf_cfg_dump(const struct bf_cfg *cfg, FILE *out);
 
