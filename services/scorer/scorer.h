@@ -65,6 +65,30 @@ struct scorer_pairs {
 void scorer_pairs_add(struct scorer_pairs *p, const int *v, size_t m);
 
 /*
+ * One assessor against the final decisions of the units they scored: per criterion, and the
+ * outcome at c[n_criteria] (the assessor's own levels under the rule vs the decision's).
+ */
+struct scorer_rater {
+    char id[129];
+    struct scorer_pairs c[SCORER_MAX_CRITERIA + 1];
+};
+
+/* The assessors seen so far, in order of first appearance. */
+struct scorer_raters {
+    size_t n, cap;
+    struct scorer_rater *r;
+};
+
+/*
+ * Count one score of assessor id: levels[0..nk-1] and its outcome (0/1) at levels[nk] against
+ * the final decision's final[0..nk]: n, exact, adjacent (within one level) per column.
+ * Returns 0 or -BF_ENOMEM.
+ */
+int scorer_raters_add(struct scorer_raters *rs, const char *id, const int *levels, const int *final,
+                      size_t nk) BF_MUST_CHECK;
+void scorer_raters_free(struct scorer_raters *rs);
+
+/*
  * Cohen's kappa of two raters over n items with categories 0..k-1 (a[i], b[i]).
  * Returns NaN when undefined (n == 0, or chance agreement 1).
  */

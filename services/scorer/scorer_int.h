@@ -16,6 +16,8 @@ struct scorer {
     bool tie_break; /* ask for one more assessor on disagreement */
     bool dlq;       /* kafka.dlq: refusals also get a dead-letter copy */
     struct bf_metric *accepted, *refused, *decisions, *tie_breaks, *agreement;
+    struct bf_metric *overrides, *overrides_refused, *rater_exact, *rater_adjacent;
+    int agreement_window; /* decided double-scored submissions the statistics cover */
 };
 
 /* A refusal of a score: a stable code (score.rejected reason_code), the field, words. */
@@ -50,6 +52,17 @@ int scorer_cred(struct scorer *st, struct bf_pg *pg, const char *id, int version
 int scorer_refuse(struct scorer *st, struct bf_event *ev, const struct bf_ev_score_submitted *s,
                   const struct scorer_refusal *r, struct bf_err *err) BF_MUST_CHECK;
 
+/* Refuse an override: record it, dead-letter copy, inbox outcome (no event type fits). */
+int scorer_refuse_override(struct scorer *st, struct bf_event *ev,
+                           const struct bf_ev_decision_override_requested *o,
+                           const struct scorer_refusal *r, struct bf_err *err) BF_MUST_CHECK;
+
+/* Check an override's levels: known criteria, each once, real levels; none required.
+ * seen[k] and sheet->level[k] are set for each criterion given. false with *r set. */
+bool scorer_check_levels(const struct bf_cat_cred *c, const struct bf_ev_criterion_score *cs,
+                         size_t n, bool *seen, struct scorer_sheet *sheet,
+                         struct scorer_refusal *r);
+
 /* Check the score's criteria against the rubric; fills sheet. false with *r set. */
 bool scorer_check_rubric(const struct bf_cat_cred *c, const struct bf_ev_score_submitted *s,
                          struct scorer_sheet *sheet, struct scorer_refusal *r);
@@ -63,5 +76,6 @@ int scorer_agreement_update(struct scorer *st, struct bf_pg *pg, const char *ten
                             const struct bf_cat_cred *c, struct bf_err *err) BF_MUST_CHECK;
 
 bf_event_fn scorer_on_score;
+bf_event_fn scorer_on_override;
 
 #endif

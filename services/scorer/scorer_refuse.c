@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Refused scores: one committed transaction records the refusal, tells the frontend
+/* Refused scores and overrides: one committed transaction records the refusal, tells the frontend
  * (score.rejected), writes the dead-letter copy and marks the inbox row dead_lettered. */
 #include "badgeflow/log.h"
 #include "scorer_int.h"
@@ -12,17 +12,38 @@
     "UPDATE inbox SET outcome = 'dead_lettered', reason = $3 WHERE consumer = $1 AND event_id = "  \
     "$2"
 
+#define OVERRIDE_REFUSAL_SQL                                                                       \
+    "INSERT INTO override_refusals (tenant_id, submission_id, reviewer_id,"                        \
+    " overrides_decision_id, reason_code, field, reason, event_id) VALUES ($1, $2, $3,"            \
+    " nullif($4, '')::uuid, $5, nullif($6, ''), $7, $8)"
+
+/* The inbox says what happened to the event: refused, not applied. */
+static int mark_inbox(struct bf_event *ev, const struct scorer_refusal *r, struct bf_err *err)
+{
+    const char *q[3] = {bf_daemon_group(ev->d), ev->id, r->reason};
+
+    return scorer_sql_cmd(ev->pg, "scorer_inbox_refused", INBOX_SQL, 3, q, err);
+}
+
 static int record(struct bf_event *ev, const struct bf_ev_score_submitted *s,
                   const struct scorer_refusal *r, struct bf_err *err)
 {
     const char *p[9] = {s->tenant_id,     s->score_id,    s->assignment_id,
                         s->submission_id, s->assessor_id, r->code,
                         r->field,         r->reason,      ev->id};
-    const char *q[3] = {bf_daemon_group(ev->d), ev->id, r->reason};
     int rc = scorer_sql_cmd(ev->pg, "scorer_refusal", REFUSAL_SQL, 9, p, err);
 
-    /* the inbox says what happened to the event: refused, not applied */
-    return rc < 0 ? rc : scorer_sql_cmd(ev->pg, "scorer_inbox_refused", INBOX_SQL, 3, q, err);
+    return rc < 0 ? rc : mark_inbox(ev, r, err);
+}
+
+/* The dead-letter copy in the handler's transaction (see scorer_refuse()). */
+static int dead_letter(struct scorer *st, struct bf_event *ev, const struct scorer_refusal *r,
+                       struct bf_err *err)
+{
+    if (!st->dlq)
+        return 0;
+    return bf_outbox_dead_letter(ev->pg, bf_daemon_service(ev->d)->name, bf_daemon_group(ev->d),
+                                 ev->msg, r->reason, err);
 }
 
 static int emit_rejected(struct bf_event *ev, const struct bf_ev_score_submitted *s,
@@ -54,13 +75,36 @@ int scorer_refuse(struct scorer *st, struct bf_event *ev, const struct bf_ev_sco
         rc = emit_rejected(ev, s, r, err);
     /* The daemon's own dead-lettering rolls the handler's transaction back, which would
      * lose score.rejected; writing the DLQ copy here keeps both in one commit. */
-    if (rc == 0 && st->dlq)
-        rc = bf_outbox_dead_letter(ev->pg, bf_daemon_service(ev->d)->name, bf_daemon_group(ev->d),
-                                   ev->msg, r->reason, err);
+    if (rc == 0)
+        rc = dead_letter(st, ev, r, err);
     if (rc < 0)
         return rc;
     bf_metrics_add(st->refused, r->code, 1);
     bf_log_kv(BF_LOG_WARN, "BF_SCORER_REFUSED", "score refused", "reason_code", r->code,
               "assignment_id", s->assignment_id, "reason", r->reason, NULL);
+    return 0;
+}
+
+int scorer_refuse_override(struct scorer *st, struct bf_event *ev,
+                           const struct bf_ev_decision_override_requested *o,
+                           const struct scorer_refusal *r, struct bf_err *err)
+{
+    const char *p[8] = {o->tenant_id,   o->submission_id,
+                        o->reviewer_id, o->overrides_decision_id ? o->overrides_decision_id : "",
+                        r->code,        r->field,
+                        r->reason,      ev->id};
+    int rc = scorer_sql_cmd(ev->pg, "scorer_override_refusal", OVERRIDE_REFUSAL_SQL, 8, p, err);
+
+    /* no event type announces a refused override (score.rejected is about a score): the
+     * dead-letter copy carries the reason to the gateway and operators */
+    if (rc == 0)
+        rc = mark_inbox(ev, r, err);
+    if (rc == 0)
+        rc = dead_letter(st, ev, r, err);
+    if (rc < 0)
+        return rc;
+    bf_metrics_add(st->overrides_refused, r->code, 1);
+    bf_log_kv(BF_LOG_WARN, "BF_SCORER_OVERRIDE_REFUSED", "override refused", "reason_code", r->code,
+              "submission_id", o->submission_id, "reason", r->reason, NULL);
     return 0;
 }

@@ -14,11 +14,15 @@ const struct bf_cfg_def scorer_cfg_defs[] = {
     {"scorer", "tie_break", BF_CFG_BOOL, "true", 0, 0, NULL, 0,
      "On disagreement (different outcomes, or levels further apart than the credential's "
      "disagreement_threshold) ask the router for one more assessor before deciding."},
+    {"scorer", "agreement_window", BF_CFG_INT, "2000", 10, 1000000, NULL, 0,
+     "Agreement statistics cover the most recently decided double-scored submissions of a "
+     "credential version, at most this many: the work per decision is bounded by it."},
     {NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL},
 };
 
 static const struct bf_event_handler scorer_handlers[] = {
     {"scores", BF_EV_SCORE_SUBMITTED, scorer_on_score},
+    {"scores", BF_EV_DECISION_OVERRIDE_REQUESTED, scorer_on_override},
     {NULL, NULL, NULL},
 };
 
@@ -36,6 +40,18 @@ static void metrics_init(struct scorer *st)
                                      "Krippendorff's ordinal alpha over double-scored "
                                      "submissions, all tenants",
                                      "credential,criterion");
+    st->overrides = bf_metrics_counter(
+        "scorer_overrides_total", "Decisions replaced by a reviewer, by new outcome", "outcome");
+    st->overrides_refused = bf_metrics_counter("scorer_overrides_refused_total",
+                                               "Overrides refused, by reason code", "reason_code");
+    st->rater_exact = bf_metrics_gauge("scorer_assessor_exact_ratio",
+                                       "Share of an assessor's criterion levels equal to the "
+                                       "final decision's, all tenants",
+                                       "credential,assessor");
+    st->rater_adjacent = bf_metrics_gauge("scorer_assessor_adjacent_ratio",
+                                          "Share of an assessor's criterion levels at most one "
+                                          "level from the final decision's, all tenants",
+                                          "credential,assessor");
 }
 
 static int scorer_init(struct bf_daemon *d, void **state, struct bf_err *err)
@@ -51,6 +67,7 @@ static int scorer_init(struct bf_daemon *d, void **state, struct bf_err *err)
                      : SCORER_MEDIAN_LOWER;
     st->tie_break = bf_cfg_bool(cfg, "scorer.tie_break");
     st->dlq = bf_cfg_bool(cfg, "kafka.dlq");
+    st->agreement_window = (int)bf_cfg_int(cfg, "scorer.agreement_window");
     /* an empty catalogue is not fatal: versions are loaded on first use */
     st->cat = bf_cat_load_pg(bf_daemon_pg(d), err);
     if (!st->cat)

@@ -2,7 +2,9 @@
 /* Inter-rater agreement: exact/adjacent pairs, Cohen's kappa, Krippendorff's alpha. Pure. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "badgeflow/util.h"
 #include "scorer.h"
 
 void scorer_pairs_add(struct scorer_pairs *p, const int *v, size_t m)
@@ -14,6 +16,45 @@ void scorer_pairs_add(struct scorer_pairs *p, const int *v, size_t m)
             p->exact += d == 0;
             p->adjacent += d <= 1;
         }
+}
+
+/* The row of id, appended when new; NULL when out of memory. */
+static struct scorer_rater *rater_of(struct scorer_raters *rs, const char *id)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        if (strcmp(rs->r[i].id, id) == 0)
+            return &rs->r[i];
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 16;
+        struct scorer_rater *r = realloc(rs->r, cap * sizeof(*r));
+        if (!r)
+            return NULL;
+        rs->r = r;
+        rs->cap = cap;
+    }
+    memset(&rs->r[rs->n], 0, sizeof(rs->r[0]));
+    bf_strlcpy(rs->r[rs->n].id, id, sizeof(rs->r[0].id));
+    return &rs->r[rs->n++];
+}
+
+int scorer_raters_add(struct scorer_raters *rs, const char *id, const int *levels, const int *final,
+                      size_t nk)
+{
+    struct scorer_rater *r = rater_of(rs, id);
+
+    if (!r)
+        return -BF_ENOMEM;
+    for (size_t k = 0; k <= nk; k++) {
+        int pair[2] = {levels[k], final[k]};
+        scorer_pairs_add(&r->c[k], pair, 2);
+    }
+    return 0;
+}
+
+void scorer_raters_free(struct scorer_raters *rs)
+{
+    free(rs->r);
+    memset(rs, 0, sizeof(*rs));
 }
 
 double scorer_cohen_kappa(const int *a, const int *b, size_t n, int k)

@@ -28,7 +28,8 @@ static bool feedback_needed(const struct bf_cat_cred *c, const struct bf_cat_lev
 
 /* One criterion score i: known criterion, not seen before, real level, feedback. */
 static bool check_one(const struct bf_cat_cred *c, const struct bf_ev_criterion_score *cs, size_t i,
-                      bool *seen, struct scorer_sheet *sheet, struct scorer_refusal *r)
+                      bool feedback, bool *seen, struct scorer_sheet *sheet,
+                      struct scorer_refusal *r)
 {
     char field[64];
     const struct bf_cat_criterion *k = bf_cat_criterion_find(c, cs->criterion_id);
@@ -56,7 +57,7 @@ static bool check_one(const struct bf_cat_cred *c, const struct bf_ev_criterion_
                  field, cs->level_id, cs->criterion_id);
         return refuse(r, "unknown_level", field);
     }
-    if (!cs->feedback && feedback_needed(c, l)) {
+    if (feedback && !cs->feedback && feedback_needed(c, l)) {
         snprintf(field, sizeof(field), "criteria[%zu].feedback", i);
         snprintf(r->reason, sizeof(r->reason),
                  "%s: feedback is required on criterion '%s' at level '%s'", field,
@@ -74,7 +75,7 @@ bool scorer_check_rubric(const struct bf_cat_cred *c, const struct bf_ev_score_s
     size_t n = bf_cat_criterion_count(c);
 
     for (size_t i = 0; i < s->n_criteria; i++)
-        if (!check_one(c, &s->criteria[i], i, seen, sheet, r))
+        if (!check_one(c, &s->criteria[i], i, true, seen, sheet, r))
             return false;
     for (size_t k = 0; k < n; k++) {
         if (seen[k])
@@ -83,5 +84,15 @@ bool scorer_check_rubric(const struct bf_cat_cred *c, const struct bf_ev_score_s
                  bf_cat_criterion_id(bf_cat_criterion_at(c, k)));
         return refuse(r, "missing_criterion", "criteria");
     }
+    return true;
+}
+
+bool scorer_check_levels(const struct bf_cat_cred *c, const struct bf_ev_criterion_score *cs,
+                         size_t n, bool *seen, struct scorer_sheet *sheet, struct scorer_refusal *r)
+{
+    /* a reviewer's levels need no feedback: the override's reason says why */
+    for (size_t i = 0; i < n; i++)
+        if (!check_one(c, &cs[i], i, false, seen, sheet, r))
+            return false;
     return true;
 }

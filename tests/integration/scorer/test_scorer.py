@@ -237,3 +237,114 @@ def test_kill_after_commit_gives_one_decision(catalogue, kafka, daemons):
     made = events(kafka, "decisions", "org.badgeflow.decision.made.v1", lambda e: len(e) >= 1)
     ids = {m["decision_id"] for m in made}
     assert len(ids) == 1, made
+
+
+OVERRIDE = "org.badgeflow.decision.override_requested.v1"
+MADE = "org.badgeflow.decision.made.v1"
+
+
+def override(kafka, t, sub, outcome, decision_id=None, criteria=None, ce_id=None, data=None):
+    """Produce a decision.override_requested as the gateway does; returns (ce_id, data)."""
+    if data is None:
+        data = {"submission_id": sub, "tenant_id": t, "reviewer_id": f"{t}-reviewer",
+                "outcome": outcome, "reason": f"second look: {outcome}",
+                "requested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if decision_id:
+            data["overrides_decision_id"] = decision_id
+        if criteria:
+            data["criteria"] = criteria
+    validate_event(OVERRIDE, data)
+    headers = ce_headers(OVERRIDE, ce_subject=sub, **({"ce_id": ce_id} if ce_id else {}))
+    kafka.produce("scores", data, headers, key=sub.encode())
+    kafka.flush()
+    return dict(headers)["ce_id"].decode(), data
+
+
+def decision_rows(db, t, sub):
+    return db.query("SELECT id::text, outcome, supersedes_id::text, superseded_at IS NOT NULL,"
+                    " decided_by, reason, criteria FROM decisions WHERE tenant_id = %s AND"
+                    " submission_id = %s ORDER BY decided_at, id", (t, sub))
+
+
+def rater(db, t, assessor, criterion):
+    return db.query("SELECT n, exact, adjacent FROM agreement_stats WHERE tenant_id = %s AND"
+                    " assessor_id = %s AND criterion_id IS NOT DISTINCT FROM %s",
+                    (t, assessor, criterion))
+
+
+def test_override_supersedes_and_replay_changes_nothing(catalogue, kafka, daemons):
+    db = catalogue
+    kafka.create_topics(TOPICS)
+    t, sub, ass, asg = seed(db)
+    d = start(daemons, kafka)
+    score(kafka, t, sub, ass[0], asg[0], GOOD)
+    score(kafka, t, sub, ass[1], asg[1], GOOD)
+    first = events(kafka, "decisions", MADE, lambda e: len(e) >= 1)[0]
+    assert first["outcome"] == "earned"
+    assert rater(db, t, ass[0], "message") == [(1, 1, 1)]  # proficient = the decision's
+
+    # earned -> not_yet, lowering one criterion with the reviewer's feedback
+    ce1, data1 = override(kafka, t, sub, "not_yet", first["decision_id"], [
+        {"criterion_id": "message", "level_id": "developing", "feedback": "no clear claim"}])
+    made = events(kafka, "decisions", MADE, lambda e: len(e) >= 2)
+    second = made[1]
+    assert second["outcome"] == "not_yet" and second["supersedes_decision_id"] == first["decision_id"]
+    assert second["override"] == {"reviewer_id": f"{t}-reviewer", "reason": data1["reason"],
+                                  "requested_at": data1["requested_at"]}
+    assert second["rule"] == {"aggregation": "reviewer", "passing": "reviewer"}
+    msg = second["criteria"][0]
+    assert msg["level_id"] == "developing" and msg["passing"] is False
+    assert msg["feedback"][-1] == "no clear claim"
+    assert second["criteria"][1:] == first["criteria"][1:]  # not given: kept
+    assert second["attempt"] == first["attempt"] and sorted(second["assessor_ids"]) == sorted(ass[:2])
+    rows = decision_rows(db, t, sub)
+    assert len(rows) == 2
+    assert rows[0][:5] == (first["decision_id"], "earned", None, True, "scorer")
+    assert rows[1][:6] == (second["decision_id"], "not_yet", first["decision_id"], False,
+                           f"{t}-reviewer", data1["reason"])
+    assert db.scalar("SELECT outcome FROM submissions WHERE tenant_id = %s AND id = %s",
+                     (t, sub)) == "not_yet"
+    # each assessor against the final levels: proficient vs developing, adjacent not exact
+    assert rater(db, t, ass[0], "message") == [(1, 0, 1)]
+    assert rater(db, t, ass[1], None) == [(1, 0, 1)]  # own outcome earned, final not_yet
+
+    # the reverse, no levels given: the current ones are kept
+    _, data2 = override(kafka, t, sub, "earned", second["decision_id"])
+    made = events(kafka, "decisions", MADE, lambda e: len(e) >= 3)
+    third = made[2]
+    assert third["outcome"] == "earned" and third["supersedes_decision_id"] == second["decision_id"]
+    assert third["criteria"] == second["criteria"]
+    assert rater(db, t, ass[1], None) == [(1, 1, 1)]
+
+    # replay of the first override (same ce_id): the inbox drops it; then the same request
+    # under a new id: its decision is no longer current, refused naming the field
+    override(kafka, t, sub, None, ce_id=ce1, data=data1)
+    override(kafka, t, sub, None, data=data1)
+    wait_for(lambda: db.scalar("SELECT count(*) FROM override_refusals WHERE tenant_id = %s",
+                               (t,)) == 1, 30)
+    assert db.query("SELECT reason_code, field FROM override_refusals WHERE tenant_id = %s",
+                    (t,)) == [("decision_superseded", "overrides_decision_id")]
+    rows = decision_rows(db, t, sub)
+    assert len(rows) == 3 and [r[3] for r in rows] == [True, True, False]
+    assert db.scalar("SELECT outcome FROM submissions WHERE tenant_id = %s AND id = %s",
+                     (t, sub)) == "earned"
+    time.sleep(1)
+    assert len(events(kafka, "decisions", MADE, lambda e: len(e) >= 4, timeout=3)) == 3
+    dlq = kafka.consume("scores.dlq", lambda got: len(got) >= 1, 20)
+    assert len(dlq) == 1 and "overrides_decision_id" in header_dict(dlq[0])["dlq_reason"]
+    assert d.codes("BF_SCORER_OVERRIDDEN") and d.codes("BF_SCORER_OVERRIDE_REFUSED")
+
+
+def test_override_of_undecided_submission_is_refused(catalogue, kafka, daemons):
+    db = catalogue
+    kafka.create_topics(TOPICS)
+    t, sub, _, _ = seed(db)
+    start(daemons, kafka)
+    override(kafka, t, sub, "earned")
+    override(kafka, t, f"{t}-nope", "earned")
+    wait_for(lambda: db.scalar("SELECT count(*) FROM override_refusals WHERE tenant_id = %s",
+                               (t,)) == 2, 30)
+    assert sorted(db.query("SELECT reason_code, field FROM override_refusals WHERE"
+                           " tenant_id = %s", (t,))) == [
+        ("submission_not_decided", "submission_id"), ("unknown_submission", "submission_id")]
+    assert decisions(db, t, sub) == []
