@@ -118,6 +118,7 @@ main() {
     run_step "clang-format" format_check
     run_step "clang-tidy (analyzer, bugprone)" tidy_check
     run_step "event and catalogue schemas" pytest_run "$top/tests/schemas"
+    run_step "deploy manifests (compose, Kubernetes, systemd)" pytest_run "$top/tests/deploy"
     run_step "integration tests (real PostgreSQL, Redis, Kafka)" pytest_run \
         "$top/tests/integration"
 
