@@ -138,6 +138,30 @@ int an_pilot_flush(struct bf_daemon *d, int64_t debounce_ms, struct bf_err *err)
 json_t *an_pilot_figures(struct bf_pg *pg, const char *tenant, const char *pilot,
                          struct bf_err *err);
 
+/* ---- rebuild (analytics_pilot.c): the same figures recomputed, compared with the last
+ * published record (analytics_pilot_emitted) ---- */
+
+/* Names of the top-level fields where figures a and b differ (a key in one only counts), as
+ * a JSON array; NULL on ENOMEM. Caller decrefs. */
+json_t *an_figures_diff(const json_t *a, const json_t *b);
+
+/*
+ * Recompute the pilot's figures from the stored facts (an_pilot_figures: the SQL the service
+ * publishes from) and compare with its last published record. *fields gets the differing
+ * field names (empty when equal; caller decrefs). 0 equal, 1 differs, -BF_ENOTFOUND when the
+ * pilot was never published, or -BF_E*.
+ */
+int an_pilot_check(struct bf_pg *pg, const char *tenant, const char *pilot, json_t **fields,
+                   struct bf_err *err) BF_MUST_CHECK;
+
+/* Called for each published pilot with its differing fields (empty array: equal). */
+typedef void an_rebuild_fn(void *arg, const char *tenant, const char *pilot, const json_t *fields);
+
+/* an_pilot_check of every published pilot (of tenant, or all when NULL), in order. Returns
+ * how many differ, or -BF_E*. */
+int an_pilot_rebuild(struct bf_pg *pg, const char *tenant, an_rebuild_fn *fn, void *arg,
+                     struct bf_err *err) BF_MUST_CHECK;
+
 /* ---- LRS forwarding (analytics_lrs.c) ---- */
 
 struct an_lrs_conf {

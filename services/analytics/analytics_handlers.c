@@ -317,37 +317,53 @@ static int wait_previous(struct bf_event *ev, const struct bf_ev_submission_subm
     return rc;
 }
 
-static int on_submitted(void *state, struct bf_event *ev, struct bf_err *err)
+/* The version the submission is for: its own, or the catalogue's latest; *stack its stack. */
+static int submitted_version(struct bf_event *ev, const struct bf_ev_submission_submitted *s,
+                             char stack[129], int *version, struct bf_err *err)
 {
-    const struct an_state *st = state;
-    struct bf_ev_submission_submitted s;
-    char stack[129], reg[BF_UUID_STRLEN + 1];
-    struct an_ctx c;
-    bool opened = false;
-    int latest = 0, version, rc = bf_ev_submission_submitted_decode(ev->data, &s, err);
+    int latest = 0, rc = catalogue(ev->pg, s->credential_id, stack, &latest, err);
 
     if (rc < 0)
         return rc;
-    if ((rc = ev_stmt_id(ev, NULL, reg, err)) < 0 || (rc = wait_previous(ev, &s, err)) != 0 ||
-        (rc = catalogue(ev->pg, s.credential_id, stack, &latest, err)) < 0) {
-        rc = rc < 0 ? rc : 0;
-        goto out;
-    }
-    version = s.credential_version ? s.credential_version : latest;
-    if (version == 0) {
-        rc = bf_err_set(err, BF_EINVAL, "credential_id: %s is not in the catalogue",
-                        s.credential_id);
-        goto out;
-    }
-    if ((rc = ctx_fill(st, s.tenant_id, s.educator.id, s.credential_id, version, stack, s.pilot_id,
-                       &c, err)) < 0 ||
-        (rc = cycle_open(ev, &s, c.actor, reg, &opened, err)) < 0 ||
-        (rc = sub_record(ev, &s, version, stack, reg, err)) < 0 ||
-        (rc = submitted_emit(st, ev, &s, &c, reg, opened, err)) < 0 ||
-        (rc = unpark(state, ev, s.tenant_id, s.submission_id, err)) < 0)
-        goto out;
-    rc = an_pilots_dirty(ev->pg, s.tenant_id, err);
-out:
+    *version = s->credential_version ? s->credential_version : latest;
+    if (*version == 0)
+        return bf_err_set(err, BF_EINVAL, "credential_id: %s is not in the catalogue",
+                          s->credential_id);
+    return 0;
+}
+
+/* Facts (cycle, submission), the statements, then what was parked behind the submission. */
+static int submitted_apply(void *state, struct bf_event *ev,
+                           const struct bf_ev_submission_submitted *s, struct bf_err *err)
+{
+    const struct an_state *st = state;
+    char stack[129], reg[BF_UUID_STRLEN + 1];
+    struct an_ctx c;
+    bool opened = false;
+    int version = 0, rc;
+
+    /* the ce_id is checked before anything is recorded (statement ids derive from it) */
+    if ((rc = ev_stmt_id(ev, NULL, reg, err)) < 0 || (rc = wait_previous(ev, s, err)) != 0)
+        return rc < 0 ? rc : 0;
+    if ((rc = submitted_version(ev, s, stack, &version, err)) < 0 ||
+        (rc = ctx_fill(st, s->tenant_id, s->educator.id, s->credential_id, version, stack,
+                       s->pilot_id, &c, err)) < 0 ||
+        (rc = cycle_open(ev, s, c.actor, reg, &opened, err)) < 0 ||
+        (rc = sub_record(ev, s, version, stack, reg, err)) < 0 ||
+        (rc = submitted_emit(st, ev, s, &c, reg, opened, err)) < 0 ||
+        (rc = unpark(state, ev, s->tenant_id, s->submission_id, err)) < 0)
+        return rc;
+    return an_pilots_dirty(ev->pg, s->tenant_id, err);
+}
+
+static int on_submitted(void *state, struct bf_event *ev, struct bf_err *err)
+{
+    struct bf_ev_submission_submitted s;
+    int rc = bf_ev_submission_submitted_decode(ev->data, &s, err);
+
+    if (rc < 0)
+        return rc;
+    rc = submitted_apply(state, ev, &s, err);
     bf_ev_submission_submitted_clear(&s);
     return rc;
 }
@@ -412,7 +428,8 @@ static int on_ignore(void *state, struct bf_event *ev, struct bf_err *err)
 #define CLOSE_SQL                                                                                  \
     "UPDATE analytics_assignments SET closed_at = coalesce(closed_at, now())"                      \
     " WHERE assignment_id = $1"
-#define SCORED_SQL "UPDATE analytics_assignments SET scored_at = $2 WHERE assignment_id = $1"
+#define SCORED_SQL                                                                                 \
+    "UPDATE analytics_assignments SET scored_at = $2 WHERE assignment_id = $1 AND tenant_id = $3"
 
 static int on_assigned(void *state, struct bf_event *ev, struct bf_err *err)
 {
@@ -420,13 +437,13 @@ static int on_assigned(void *state, struct bf_event *ev, struct bf_err *err)
     char at[BF_TIME_STRLEN];
     int rc = bf_ev_assignment_created_decode(ev->data, &a, err);
 
-    (void)state;
     if (rc < 0)
         return rc;
     fmt_time(a.assigned_at, at);
     const char *p[5] = {a.a.assignment_id, a.a.tenant_id, a.a.submission_id, a.a.assessor_id, at};
-    rc = sql(ev->pg, "an_assign", ASSIGN_SQL, 5, p, NULL, err);
-    if (rc == 0)
+    /* then the scores parked while the assignment was not in (scored_stored()) */
+    if ((rc = sql(ev->pg, "an_assign", ASSIGN_SQL, 5, p, NULL, err)) == 0 &&
+        (rc = unpark(state, ev, a.a.tenant_id, a.a.submission_id, err)) == 0)
         rc = an_pilots_dirty(ev->pg, a.a.tenant_id, err);
     bf_ev_assignment_created_clear(&a);
     return rc;
@@ -475,37 +492,67 @@ static json_t *levels_of_scores(const struct bf_ev_criterion_score *cs, size_t n
     return o;
 }
 
+/* scored: the assessor (pseudonymised) as the instructor, the levels without feedback. */
+static int score_emit(const struct an_state *st, struct bf_event *ev,
+                      const struct bf_ev_score_submitted *s, const struct an_sub *sub,
+                      const struct an_ctx *c, const char *id, struct bf_err *err)
+{
+    char assessor[AN_PSEUDONYM_LEN + 1];
+    struct an_stmt stmt;
+    json_t *levels = NULL;
+    int rc;
+
+    if (an_pseudonym(st->conf.key, "assessor", "", s->assessor_id, assessor) < 0 ||
+        !(levels = levels_of_scores(s->criteria, s->n_criteria)))
+        return bf_err_set(err, BF_ENOMEM, "out of memory");
+    stmt_init(&stmt, c, id, AN_VERB_SCORED, s->submitted_at);
+    stmt.registration = sub->registration;
+    stmt.instructor = assessor;
+    stmt.attempt = sub->attempt;
+    stmt.criteria = levels;
+    rc = an_emit_statement(ev, &stmt, s->tenant_id, st->lrs, err);
+    json_decref(levels);
+    return rc;
+}
+
+/*
+ * Record scored_at on the score's assignment. assignment.created travels on another topic and
+ * may be applied after the score: then the score is parked behind its submission (1) and
+ * applied again when the assignment arrives (on_assigned()).
+ */
+static int scored_stored(struct bf_event *ev, const struct bf_ev_score_submitted *s,
+                         struct bf_err *err)
+{
+    char at[BF_TIME_STRLEN];
+    long long rows = 0;
+    int rc = bf_pg_prepare(ev->pg, "an_scored", SCORED_SQL, err);
+
+    fmt_time(s->submitted_at, at);
+    const char *p[3] = {s->assignment_id, at, s->tenant_id};
+    if (rc == 0)
+        rc = bf_pg_cmd(ev->pg, "an_scored", 3, p, &rows, err);
+    if (rc == 0 && rows == 0)
+        return park(ev, s->tenant_id, s->submission_id, err);
+    return rc;
+}
+
 static int on_score(void *state, struct bf_event *ev, struct bf_err *err)
 {
     const struct an_state *st = state;
     struct bf_ev_score_submitted s;
-    char id[BF_UUID_STRLEN + 1], assessor[AN_PSEUDONYM_LEN + 1], at[BF_TIME_STRLEN];
+    char id[BF_UUID_STRLEN + 1];
     struct an_sub sub;
     struct an_ctx c;
-    struct an_stmt stmt;
-    json_t *levels = NULL;
     int rc = bf_ev_score_submitted_decode(ev->data, &s, err);
 
+    /* 1 from sub_ctx() or scored_stored(): parked, applied later */
     if (rc < 0 || (rc = ev_stmt_id(ev, NULL, id, err)) < 0 ||
-        (rc = sub_ctx(st, ev, s.tenant_id, s.submission_id, &sub, &c, err)) != 0)
+        (rc = sub_ctx(st, ev, s.tenant_id, s.submission_id, &sub, &c, err)) != 0 ||
+        (rc = scored_stored(ev, &s, err)) != 0)
         return rc < 0 ? rc : 0;
-    if (an_pseudonym(st->conf.key, "assessor", "", s.assessor_id, assessor) < 0 ||
-        !(levels = levels_of_scores(s.criteria, s.n_criteria)))
-        return bf_err_set(err, BF_ENOMEM, "out of memory");
-    fmt_time(s.submitted_at, at);
-    const char *p[2] = {s.assignment_id, at};
-    if ((rc = sql(ev->pg, "an_scored", SCORED_SQL, 2, p, NULL, err)) < 0)
-        goto out;
-    stmt_init(&stmt, &c, id, AN_VERB_SCORED, s.submitted_at);
-    stmt.registration = sub.registration;
-    stmt.instructor = assessor;
-    stmt.attempt = sub.attempt;
-    stmt.criteria = levels;
-    if ((rc = an_emit_statement(ev, &stmt, s.tenant_id, st->lrs, err)) == 0)
-        rc = an_pilots_dirty(ev->pg, s.tenant_id, err);
-out:
-    json_decref(levels);
-    return rc;
+    if ((rc = score_emit(st, ev, &s, &sub, &c, id, err)) < 0)
+        return rc;
+    return an_pilots_dirty(ev->pg, s.tenant_id, err);
 }
 
 /* ---- decisions ------------------------------------------------------------------------ */
@@ -545,6 +592,28 @@ static int decided_record(struct bf_event *ev, const struct bf_ev_decision_made 
 }
 
 /* passed, or failed (a not-yet: attempts_left says whether another attempt may follow). */
+static int decision_emit(const struct an_state *st, struct bf_event *ev,
+                         const struct bf_ev_decision_made *d, const struct an_sub *sub,
+                         const struct an_ctx *c, const char *id, struct bf_err *err)
+{
+    bool earned = strcmp(d->outcome, "earned") == 0;
+    struct an_stmt stmt;
+    json_t *levels = levels_of_decision(d);
+    int rc;
+
+    if (!levels)
+        return bf_err_set(err, BF_ENOMEM, "out of memory");
+    stmt_init(&stmt, c, id, earned ? AN_VERB_PASSED : AN_VERB_FAILED, d->decided_at);
+    stmt.registration = sub->registration;
+    stmt.attempt = d->attempt;
+    stmt.attempts_left = d->attempts_left;
+    stmt.success = earned;
+    stmt.criteria = levels;
+    rc = an_emit_statement(ev, &stmt, d->tenant_id, st->lrs, err);
+    json_decref(levels);
+    return rc;
+}
+
 static int on_decision(void *state, struct bf_event *ev, struct bf_err *err)
 {
     const struct an_state *st = state;
@@ -552,34 +621,16 @@ static int on_decision(void *state, struct bf_event *ev, struct bf_err *err)
     char id[BF_UUID_STRLEN + 1];
     struct an_sub sub;
     struct an_ctx c;
-    struct an_stmt stmt;
-    json_t *levels = NULL;
     int rc = bf_ev_decision_made_decode(ev->data, &d, err);
 
     if (rc < 0)
         return rc;
-    if ((rc = ev_stmt_id(ev, NULL, id, err)) < 0 ||
-        (rc = sub_ctx(st, ev, d.tenant_id, d.submission_id, &sub, &c, err)) != 0 ||
-        (rc = decided_record(ev, &d, &sub, err)) < 0) {
-        rc = rc < 0 ? rc : 0;
-        goto out;
-    }
-    if (!(levels = levels_of_decision(&d))) {
-        rc = bf_err_set(err, BF_ENOMEM, "out of memory");
-        goto out;
-    }
-    bool earned = strcmp(d.outcome, "earned") == 0;
-    stmt_init(&stmt, &c, id, earned ? AN_VERB_PASSED : AN_VERB_FAILED, d.decided_at);
-    stmt.registration = sub.registration;
-    stmt.attempt = d.attempt;
-    stmt.attempts_left = d.attempts_left;
-    stmt.success = earned;
-    stmt.criteria = levels;
-    rc = an_emit_statement(ev, &stmt, d.tenant_id, st->lrs, err);
-out:
-    json_decref(levels);
+    if ((rc = ev_stmt_id(ev, NULL, id, err)) == 0 &&
+        (rc = sub_ctx(st, ev, d.tenant_id, d.submission_id, &sub, &c, err)) == 0 &&
+        (rc = decided_record(ev, &d, &sub, err)) == 0)
+        rc = decision_emit(st, ev, &d, &sub, &c, id, err);
     bf_ev_decision_made_clear(&d);
-    return rc;
+    return rc < 0 ? rc : 0; /* 1: parked until its submission arrives */
 }
 
 /* ---- credentials ---------------------------------------------------------------------- */

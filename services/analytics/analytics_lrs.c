@@ -73,14 +73,22 @@ static int mark(struct bf_pg *pg, const struct batch *b, int lo, int hi, const c
         return bf_err_set(err, BF_ENOMEM, "out of memory");
     snprintf(max, sizeof(max), "%lld", (long long)c->retry_max_ms);
     const char *p[3] = {ids, state ? state : why, state ? why : max};
-    if (state)
-        rc = bf_pg_prepare(pg, "an_lrs_sent", SENT_SQL, err)
-                 ?: bf_pg_cmd(pg, "an_lrs_sent", 3, p, NULL, err);
-    else
-        rc = bf_pg_prepare(pg, "an_lrs_retry", RETRY_SQL, err)
-                 ?: bf_pg_cmd(pg, "an_lrs_retry", 3, p, NULL, err);
+    /* A state settles the rows (sent or refused); none schedules them for a retry. */
+    const char *name = state ? "an_lrs_sent" : "an_lrs_retry";
+    rc = bf_pg_prepare(pg, name, state ? SENT_SQL : RETRY_SQL, err);
+    if (rc == 0)
+        rc = bf_pg_cmd(pg, name, 3, p, NULL, err);
     free(ids);
     return rc;
+}
+
+/* mark() and, when it worked, the number of statements it settled. */
+static int settle(struct bf_pg *pg, const struct batch *b, int lo, int hi, const char *state,
+                  const char *why, const struct an_lrs_conf *c, int settled, struct bf_err *err)
+{
+    int rc = mark(pg, b, lo, hi, state, why, c, err);
+
+    return rc < 0 ? rc : settled;
 }
 
 static void basic_auth(const struct an_lrs_conf *c, char *out, size_t n)
@@ -126,30 +134,38 @@ static int post(const struct an_lrs_conf *c, const struct batch *b, int lo, int 
     return rc;
 }
 
-/* Send [lo, hi); a 4xx splits the range in two until the refused statement is alone. */
+/* A 4xx other than 408 (timeout) and 429 (rate limit): the LRS refuses the content. */
+static bool refused(int rc, long status)
+{
+    return rc == 0 && status >= 400 && status < 500 && status != 408 && status != 429;
+}
+
+/* Send [lo, hi); a refused batch splits in two until the refused statement is alone. */
 static int send_range(struct bf_pg *pg, const struct an_lrs_conf *c, const struct batch *b, int lo,
                       int hi, struct bf_err *err)
 {
-    char why[64];
+    char why[256];
     long status = 0;
     int rc = post(c, b, lo, hi, &status, err);
 
     if (rc == 0 && status >= 200 && status < 300)
-        return mark(pg, b, lo, hi, "sent", NULL, c, err) ?: hi - lo;
-    snprintf(why, sizeof(why), "HTTP %ld", status);
-    if (rc == 0 && status >= 400 && status < 500 && status != 408 && status != 429) {
-        if (hi - lo == 1) {
-            bf_log_warn("BF_ANALYTICS_LRS_REFUSED", "LRS refused statement %s: %s", b->ids[lo],
-                        why);
-            return mark(pg, b, lo, hi, "refused", why, c, err) ?: 1;
-        }
+        return settle(pg, b, lo, hi, "sent", NULL, c, hi - lo, err);
+    /* copied: err is reused by the marking below */
+    if (rc < 0)
+        snprintf(why, sizeof(why), "%s", err->msg);
+    else
+        snprintf(why, sizeof(why), "HTTP %ld", status);
+    if (refused(rc, status) && hi - lo == 1) {
+        bf_log_warn("BF_ANALYTICS_LRS_REFUSED", "LRS refused statement %s: %s", b->ids[lo], why);
+        return settle(pg, b, lo, hi, "refused", why, c, 1, err);
+    }
+    if (refused(rc, status)) {
         int mid = lo + (hi - lo) / 2, a = send_range(pg, c, b, lo, mid, err);
         int z = a < 0 ? a : send_range(pg, c, b, mid, hi, err);
         return z < 0 ? z : a + z;
     }
-    bf_log_warn("BF_ANALYTICS_LRS_RETRY", "LRS did not take %d statements: %s", hi - lo,
-                rc < 0 ? err->msg : why);
-    return mark(pg, b, lo, hi, NULL, rc < 0 ? err->msg : why, c, err) ?: 0;
+    bf_log_warn("BF_ANALYTICS_LRS_RETRY", "LRS did not take %d statements: %s", hi - lo, why);
+    return settle(pg, b, lo, hi, NULL, why, c, 0, err);
 }
 
 int an_lrs_round(struct bf_pg *pg, const struct an_lrs_conf *c, struct bf_err *err)

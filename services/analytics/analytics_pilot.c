@@ -131,3 +131,107 @@ int an_pilot_flush(struct bf_daemon *d, int64_t debounce_ms, struct bf_err *err)
     PQclear(res);
     return rc < 0 ? rc : emitted;
 }
+
+/* ---- rebuild: recompute from the stored facts and compare with what was published ---- */
+
+#define PUBLISHED_SQL                                                                              \
+    "SELECT figures::text FROM analytics_pilot_emitted WHERE tenant_id = $1 AND pilot_id = $2"
+#define PUBLISHED_ALL_SQL                                                                          \
+    "SELECT tenant_id, pilot_id FROM analytics_pilot_emitted"                                      \
+    " WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY tenant_id, pilot_id"
+
+json_t *an_figures_diff(const json_t *a, const json_t *b)
+{
+    json_t *fields = json_array(), *v;
+    const char *key;
+
+    if (!fields)
+        return NULL;
+    json_object_foreach((json_t *)a, key, v)
+    {
+        if (!json_equal(v, json_object_get(b, key)))
+            json_array_append_new(fields, json_string(key));
+    }
+    json_object_foreach((json_t *)b, key, v)
+    {
+        if (!json_object_get(a, key))
+            json_array_append_new(fields, json_string(key));
+    }
+    return fields;
+}
+
+/* The figures last published for the pilot (without computed_at); NULL with err. */
+static json_t *pilot_published(struct bf_pg *pg, const char *tenant, const char *pilot,
+                               struct bf_err *err)
+{
+    const char *p[2] = {tenant, pilot};
+    PGresult *res;
+    json_t *j = NULL;
+
+    if (bf_pg_prepare(pg, "an_published", PUBLISHED_SQL, err) < 0 ||
+        !(res = bf_pg_exec(pg, "an_published", 2, p, err)))
+        return NULL;
+    if (PQntuples(res) != 1)
+        bf_err_set(err, BF_ENOTFOUND, "pilot %s/%s was never published", tenant, pilot);
+    else
+        j = bf_json_parse_object(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), err);
+    PQclear(res);
+    return j;
+}
+
+int an_pilot_check(struct bf_pg *pg, const char *tenant, const char *pilot, json_t **fields,
+                   struct bf_err *err)
+{
+    json_t *now = NULL, *then = NULL;
+    int rc = 0;
+
+    *fields = NULL;
+    if (!(then = pilot_published(pg, tenant, pilot, err)))
+        return -err->code;
+    now = an_pilot_figures(pg, tenant, pilot, err);
+    if (!now && err->code != BF_ENOTFOUND) {
+        rc = -err->code;
+        goto out;
+    }
+    /* A pilot deleted since it was published: every field differs. */
+    if (!now)
+        now = json_object();
+    if (!now || !(*fields = an_figures_diff(now, then)))
+        rc = bf_err_set(err, BF_ENOMEM, "out of memory");
+out:
+    json_decref(now);
+    json_decref(then);
+    return rc < 0 ? rc : json_array_size(*fields) > 0;
+}
+
+/* Check one listed pilot and hand the result to fn. 1 when it differs, 0 or -BF_E*. */
+static int rebuild_one(struct bf_pg *pg, const char *tenant, const char *pilot, an_rebuild_fn *fn,
+                       void *arg, struct bf_err *err)
+{
+    json_t *fields = NULL;
+    int rc = an_pilot_check(pg, tenant, pilot, &fields, err);
+
+    if (rc >= 0)
+        fn(arg, tenant, pilot, fields);
+    json_decref(fields);
+    return rc;
+}
+
+int an_pilot_rebuild(struct bf_pg *pg, const char *tenant, an_rebuild_fn *fn, void *arg,
+                     struct bf_err *err)
+{
+    const char *p[1] = {tenant};
+    PGresult *res;
+    int differ = 0, rc = bf_pg_prepare(pg, "an_published_all", PUBLISHED_ALL_SQL, err);
+
+    if (rc < 0)
+        return rc;
+    if (!(res = bf_pg_exec(pg, "an_published_all", 1, p, err)))
+        return -err->code;
+    for (int i = 0; i < PQntuples(res) && rc >= 0; i++) {
+        rc = rebuild_one(pg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), fn, arg, err);
+        differ += rc > 0;
+    }
+    PQclear(res);
+    return rc < 0 ? rc : differ;
+}

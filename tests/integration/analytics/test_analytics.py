@@ -129,29 +129,33 @@ class Scenario:
                  educator_id=f"{self.t}-{edu}", revoked_at=ts(at))
         self.send(name, "credentials", "org.badgeflow.credential.revoked.v1", sub, d)
 
+    def uid(self, n):
+        """The n-th assignment or credential UUID of this tenant (tests share the database)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.t}/{n}"))
+
     def run(self):
         """e0: not yet, then earned on the resubmission, revoked; e1: earned at once;
         e2: submitted, never decided (backlog, stalled); e3: targeted, never submitted."""
         t, a1 = self.t, "an-assessor-1"
         self.submit("s1", f"{t}-s1", 0, D0)
         self.ready(f"{t}-s1")
-        self.assign(f"{t}-s1", str(uuid.UUID(int=1)), a1, D0 + H)
-        self.score("score1", f"{t}-s1", str(uuid.UUID(int=1)), a1, D0 + DAY, FEEDBACK[0],
+        self.assign(f"{t}-s1", self.uid(1), a1, D0 + H)
+        self.score("score1", f"{t}-s1", self.uid(1), a1, D0 + DAY, FEEDBACK[0],
                    ["proficient", "developing", "proficient"])
         self.decide("dec1", f"{t}-s1", 0, D0 + 2 * DAY, "not_yet", 1, FEEDBACK[0])
         self.submit("s2", f"{t}-s2", 0, D0 + 3 * DAY, attempt=2, prev=f"{t}-s1")
-        self.assign(f"{t}-s2", str(uuid.UUID(int=2)), a1, D0 + 3 * DAY + H)
-        self.score("score2", f"{t}-s2", str(uuid.UUID(int=2)), a1, D0 + 4 * DAY, FEEDBACK[1],
+        self.assign(f"{t}-s2", self.uid(2), a1, D0 + 3 * DAY + H)
+        self.score("score2", f"{t}-s2", self.uid(2), a1, D0 + 4 * DAY, FEEDBACK[1],
                    ["proficient"] * 3)
         self.decide("dec2", f"{t}-s2", 0, D0 + 5 * DAY, "earned", 2, FEEDBACK[1])
-        self.issue("iss1", f"{t}-s2", 0, str(uuid.UUID(int=11)), D0 + 5 * DAY)
-        self.revoke("rev1", f"{t}-s2", 0, str(uuid.UUID(int=11)), D0 + 6 * DAY)
+        self.issue("iss1", f"{t}-s2", 0, self.uid(11), D0 + 5 * DAY)
+        self.revoke("rev1", f"{t}-s2", 0, self.uid(11), D0 + 6 * DAY)
         self.submit("s3", f"{t}-s3", 1, D0)
-        self.assign(f"{t}-s3", str(uuid.UUID(int=3)), a1, D0 + H)
-        self.score("score3", f"{t}-s3", str(uuid.UUID(int=3)), a1, D0 + 12 * H, FEEDBACK[2],
+        self.assign(f"{t}-s3", self.uid(3), a1, D0 + H)
+        self.score("score3", f"{t}-s3", self.uid(3), a1, D0 + 12 * H, FEEDBACK[2],
                    ["exemplary"] * 3)
         self.decide("dec3", f"{t}-s3", 1, D0 + DAY, "earned", 1, FEEDBACK[2])
-        self.issue("iss3", f"{t}-s3", 1, str(uuid.UUID(int=13)), D0 + DAY)
+        self.issue("iss3", f"{t}-s3", 1, self.uid(13), D0 + DAY)
         self.submit("s4", f"{t}-s4", 2, D0)
         self.kafka.flush()
 
@@ -183,12 +187,16 @@ def seed(db, tenant):
                    " VALUES (%s, %s, %s)", (tenant, f"{tenant}-pilot", f"{tenant}-{i}"))
 
 
-def load_catalogue(stack):
-    cli = BUILD / "tools" / "cli" / "badgeflow"
+def cli(stack, *args):
+    """The badgeflow CLI on the stack's database: the finished process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BADGEFLOW_")}
     env["BADGEFLOW_POSTGRES_CONNINFO"] = stack.conninfo
-    proc = subprocess.run([str(cli), "catalogue", "load"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run([str(BUILD / "tools" / "cli" / "badgeflow"), *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def load_catalogue(stack):
+    proc = cli(stack, "catalogue", "load")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -389,10 +397,34 @@ def test_lifecycle_statements_metrics_and_replay(stack, db, kafka, daemons, tmp_
                           and figures(r) == FIGURES)
         assert figures(rec2) == figures(rec) == FIGURES
         assert rec2["by_credential"] == rec["by_credential"]
+        d2.signal(signal.SIGTERM)
+        assert d2.wait(20) == 0, d2.tail()
+        check_rebuild(stack, db, tenant, pilot)
     finally:
         if lrs:
             lrs.terminate()
             lrs.wait(10)
+
+
+def check_rebuild(stack, db, tenant, pilot):
+    """`badgeflow analytics rebuild`: the published figures equal those recomputed from the
+    stored facts; a tampered fact row (s3 decided three days later) is reported by field."""
+    assert db.scalar("SELECT count(*) FROM analytics_pilot_dirty WHERE tenant_id = %s",
+                     (tenant,)) == 0
+    proc = cli(stack, "analytics", "rebuild", "--tenant", tenant)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == [f"{tenant}/{pilot}: equal"], proc.stdout
+    db.execute("UPDATE analytics_submissions SET decided_at = decided_at + interval '3 days'"
+               " WHERE tenant_id = %s AND submission_id = %s", (tenant, f"{tenant}-s3"))
+    proc = cli(stack, "analytics", "rebuild", "--tenant", tenant)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    # decision times 2d, 2d, 4d (p90); times to earn 5d, 4d (p50); and so the rows by credential
+    # and by stack
+    head, _, fields = proc.stdout.splitlines()[0].partition(": differs: ")
+    assert head == f"{tenant}/{pilot}", proc.stdout
+    assert sorted(fields.split(", ")) == ["by_credential", "by_stack", "time_to_decision",
+                                          "time_to_earn"]
+    assert "1 pilot(s) differ" in proc.stdout
 
 
 def test_unknown_type_is_dead_lettered(stack, db, kafka, daemons):
@@ -408,3 +440,86 @@ def test_unknown_type_is_dead_lettered(stack, db, kafka, daemons):
         got = kafka.consume(topic, lambda g: len(g) >= 1, 60)
         assert got and header_dict(got[0]).get("dlq_reason"), topic
     assert shutil.which("node")
+
+
+class RefusingLrs:
+    """A tiny LRS on loopback. Requests wait for the gate (so that statements pile up behind
+    the first one); the first batch of two or more marks its second statement, and every
+    batch holding the marked statement is answered 400; the others 200 with their ids. Each
+    request's ids, status and xAPI version header are recorded."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+        lrs = self
+        self.marked, self.requests = None, []  # [(ids, status, version)]
+        self.gate = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                lrs.gate.wait(60)
+                ids = [st["id"] for st in body]
+                if lrs.marked is None and len(ids) >= 2:
+                    lrs.marked = ids[1]
+                status = 400 if lrs.marked in ids else 200
+                lrs.requests.append((ids, status, self.headers.get("X-Experience-API-Version")))
+                out = json.dumps(ids if status == 200 else {"error": "refused"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/xAPI"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.gate.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_lrs_refused_statement_is_split_out(stack, db, kafka, daemons):
+    """A statement the LRS refuses inside a batch: the batch is split, every other statement
+    is sent, the refused one alone is marked refused, and the stream is not held up."""
+    tenant = f"an{uuid.uuid4().hex[:8]}"
+    load_catalogue(stack)
+    seed(db, tenant)
+    kafka.create_topics(TOPICS)
+    sc = Scenario(kafka, tenant)
+    sc.run()
+    expected = sc.expected_ids()
+    lrs = RefusingLrs()
+    try:
+        cfg = analytics_config(daemons, kafka, f"an-{tenant}-lrs", lrs.url)
+        cfg["analytics"]["lrs_timeout"] = "90s"
+        d = daemons.start(cfg, binary=BUILD / "services/analytics/badgeflow-analytics",
+                          name="analytics-lrs")
+        d.wait_ready()
+        read_statements(kafka, len(expected))  # the stream goes on while the LRS holds
+        lrs.gate.set()
+
+        def settled():
+            rows = db.query("SELECT statement_id::text, lrs_state, lrs_error FROM"
+                            " analytics_statements WHERE tenant_id = %s", (tenant,))
+            return rows if all(r[1] != "pending" for r in rows) else None
+        rows = wait_for(settled, 60, interval=0.3, what="every statement settled with the LRS")
+        state = {r[0]: (r[1], r[2]) for r in rows}
+        assert sorted(state) == sorted(expected)
+        marked = lrs.marked
+        assert marked in expected, lrs.requests
+        assert state.pop(marked) == ("refused", "HTTP 400")
+        assert set(state.values()) == {("sent", None)}, state
+        sent = {i for ids, status, _ in lrs.requests if status == 200 for i in ids}
+        assert sent == set(expected) - {marked}
+        refused = [ids for ids, status, _ in lrs.requests if status == 400]
+        assert len(refused[0]) >= 2 and [marked] in refused, lrs.requests  # split until alone
+        assert all(v == "1.0.3" for _, _, v in lrs.requests)
+        assert d.codes("BF_ANALYTICS_LRS_REFUSED")
+    finally:
+        lrs.stop()
