@@ -18,16 +18,21 @@
 
 #define POLL_MS       100
 #define IDLE_MS       50
-#define KAFKA_PING_MS 500
+#define KAFKA_PING_MS 1000
 #define TOPICS_MAX    32
 #define HTTP_MAX_BODY ((size_t)(1024 * 1024))
 
 enum fault_point { FAULT_NONE, FAULT_AFTER_EFFECT, FAULT_AFTER_COMMIT };
 enum outcome { DONE, RETRY };
 
-/* Readiness of one dependency: ready while the monotonic clock is before `until`. */
+/*
+ * Readiness of one dependency: ready while the monotonic clock is before `until`, i.e. it
+ * answered within the last window. A single slow or failed check does not flip /readyz (a
+ * loaded host would flap); an outage does once the window passes.
+ */
 struct ready {
     _Atomic int64_t until;
+    bool reported; /* the state last logged (main loop only) */
 };
 
 struct bf_daemon {
@@ -240,13 +245,16 @@ static int http_start(struct bf_daemon *d, struct bf_err *err)
 static void ready_set(struct bf_daemon *d, struct ready *r, const char *what, bool ok)
 {
     int64_t window = d->ready_ms * 3 > 3000 ? d->ready_ms * 3 : 3000;
-    bool was = ready_now(r);
+    bool now_ok;
 
-    atomic_store(&r->until, ok ? bf_mono_ms() + window : 0);
-    bf_metrics_set(m.ready, what, ok ? 1 : 0);
-    if (was != ok)
-        bf_log(ok ? BF_LOG_INFO : BF_LOG_WARN, "BF_DAEMON_READY", "%s %s", what,
-               ok ? "answers" : "does not answer: not ready");
+    if (ok)
+        atomic_store(&r->until, bf_mono_ms() + window);
+    now_ok = ready_now(r);
+    bf_metrics_set(m.ready, what, now_ok ? 1 : 0);
+    if (r->reported != now_ok)
+        bf_log(now_ok ? BF_LOG_INFO : BF_LOG_WARN, "BF_DAEMON_READY", "%s %s", what,
+               now_ok ? "answers" : "has not answered for a while: not ready");
+    r->reported = now_ok;
 }
 
 static void ready_checks(struct bf_daemon *d)
