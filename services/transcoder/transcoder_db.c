@@ -89,13 +89,21 @@ const struct tc_sql tc_sql_cancel = {
 
 /* Claim up to $2 jobs: pending items of processing submissions whose lease is free or
  * expired. SKIP LOCKED lets instances claim side by side without waiting on each other. */
+/*
+ * The jobs a runner may take now: pending items of submissions still processing, with no
+ * live lease. One definition for the claim and the back-pressure count: a count that also
+ * saw items of withdrawn or rejected submissions would never drain and keep the consumer
+ * paused for good.
+ */
+#define TC_CLAIMABLE                                                                               \
+    "FROM transcoder_jobs j JOIN evidence_items e USING (tenant_id, submission_id, item_id)"       \
+    " JOIN submissions s ON s.tenant_id = j.tenant_id AND s.id = j.submission_id"                  \
+    " WHERE e.state = 'pending' AND s.state = 'processing'"                                        \
+    " AND (j.lease_until IS NULL OR j.lease_until < now())"
+
 const struct tc_sql tc_sql_claim = {
     "tc_claim",
-    "WITH c AS (SELECT j.tenant_id, j.submission_id, j.item_id FROM transcoder_jobs j"
-    " JOIN evidence_items e USING (tenant_id, submission_id, item_id)"
-    " JOIN submissions s ON s.tenant_id = j.tenant_id AND s.id = j.submission_id"
-    " WHERE e.state = 'pending' AND s.state = 'processing'"
-    " AND (j.lease_until IS NULL OR j.lease_until < now())"
+    "WITH c AS (SELECT j.tenant_id, j.submission_id, j.item_id " TC_CLAIMABLE
     " ORDER BY j.created_at LIMIT $2 FOR UPDATE OF j SKIP LOCKED)"
     " UPDATE transcoder_jobs j SET lease_owner = $1,"
     " lease_until = now() + ($3::bigint * interval '1 millisecond'), attempts = j.attempts + 1"
@@ -116,10 +124,7 @@ const struct tc_sql tc_sql_release = {
     " interval '1 millisecond') WHERE tenant_id = $1 AND submission_id = $2 AND item_id = $3"
     " AND lease_owner = $4"};
 
-const struct tc_sql tc_sql_backlog = {
-    "tc_backlog", "SELECT count(*) FROM transcoder_jobs j JOIN evidence_items e"
-                  " USING (tenant_id, submission_id, item_id) WHERE e.state = 'pending'"
-                  " AND (j.lease_until IS NULL OR j.lease_until < now())"};
+const struct tc_sql tc_sql_backlog = {"tc_backlog", "SELECT count(*) " TC_CLAIMABLE};
 
 const struct tc_sql tc_sql_lock_item = {
     "tc_lock_item",

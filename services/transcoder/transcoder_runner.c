@@ -296,7 +296,9 @@ static void pressure(struct tc_state *s, long long now)
     if (now >= s->next_backlog) {
         s->next_backlog = now + 1000;
         if ((r = tc_q(bf_daemon_pg(s->d), &tc_sql_backlog, 0, NULL, &err))) {
-            s->backlog = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            long long n;
+            if (bf_parse_ll(PQgetvalue(r, 0, 0), 0, 1LL << 62, &n) == 0)
+                s->backlog = n;
             PQclear(r);
         }
     }
