@@ -221,16 +221,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-static int make_addr(const char *listen, struct sockaddr_storage *ss, struct bf_err *err)
+int bf_http_listen_addr(const char *key, const char *listen, struct sockaddr_storage *ss,
+                        struct bf_err *err)
 {
     char host[128];
     int port;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
 
     memset(ss, 0, sizeof(*ss));
     if (bf_http_split_hostport(listen, host, sizeof(host), &port) < 0)
-        return bf_err_set(err, BF_EINVAL, "http.listen: '%s' is not host:port", listen);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+        return bf_err_set(err, BF_EINVAL, "%s: '%s' is not host:port", key, listen);
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
@@ -241,7 +242,7 @@ static int make_addr(const char *listen, struct sockaddr_storage *ss, struct bf_
         v6->sin6_port = htons((uint16_t)port);
         return 0;
     }
-    return bf_err_set(err, BF_EINVAL, "http.listen: '%s' is not a numeric IP address", host);
+    return bf_err_set(err, BF_EINVAL, "%s: '%s' is not a numeric IP address", key, host);
 }
 
 struct bf_http_server *bf_http_start(const char *listen, const struct bf_http_route *routes,
@@ -252,7 +253,7 @@ struct bf_http_server *bf_http_start(const char *listen, const struct bf_http_ro
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
     const union MHD_DaemonInfo *info;
 
-    if (make_addr(listen, &ss, err) < 0)
+    if (bf_http_listen_addr("http.listen", listen, &ss, err) < 0)
         return NULL;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;

@@ -278,29 +278,6 @@ const char *gw_query(struct gw_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static int bind_addr(const char *listen, struct sockaddr_storage *ss, struct bf_err *err)
-{
-    char host[128];
-    int port;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-
-    memset(ss, 0, sizeof(*ss));
-    if (bf_http_split_hostport(listen, host, sizeof(host), &port) < 0)
-        return bf_err_set(err, BF_EINVAL, "gateway.listen: '%s' is not host:port", listen);
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        return 0;
-    }
-    return bf_err_set(err, BF_EINVAL, "gateway.listen: '%s' is not a numeric address", host);
-}
-
 struct gw_server *gw_server_start(struct gw *gw, struct bf_err *err)
 {
     const char *listen = bf_cfg_str(gw->cfg, "gateway.listen");
@@ -312,7 +289,7 @@ struct gw_server *gw_server_start(struct gw *gw, struct bf_err *err)
 
     static const double bounds[] = {0.005, 0.02, 0.05, 0.1, 0.25, 1, 5};
 
-    if (!s || bind_addr(listen, &ss, err) < 0)
+    if (!s || bf_http_listen_addr("gateway.listen", listen, &ss, err) < 0)
         goto fail;
     if (!m_requests) {
         m_requests = bf_metrics_counter(

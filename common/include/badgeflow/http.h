@@ -69,6 +69,16 @@ int bf_http_reply(struct bf_http_response *resp, int status, const char *content
 /* Add a response header; value is copied into resp->header_store. 0 or -BF_ETOOBIG. */
 int bf_http_add_header(struct bf_http_response *resp, const char *name, const char *value);
 
+struct sockaddr_storage;
+
+/*
+ * Parse listen ("host:port" or "[v6]:port", a numeric address) into *ss for binding. Errors
+ * name the config key given as key ("gateway.listen: '...' is not host:port"). 0 or
+ * -BF_EINVAL.
+ */
+int bf_http_listen_addr(const char *key, const char *listen, struct sockaddr_storage *ss,
+                        struct bf_err *err) BF_MUST_CHECK;
+
 /* Split "host:port" / "[v6]:port" into host (without brackets) and port. 0 or -BF_EINVAL. */
 int bf_http_split_hostport(const char *s, char *host, size_t hostlen, int *port);
 
