@@ -88,7 +88,13 @@ tidy_check() {
 
 start_stack() {
     chmod 755 "$stack_dir" # PostgreSQL runs as the postgres user, who must enter it
-    BADGEFLOW_STACK_DIR=$stack_dir "$top/deploy/local/stack.sh" start || return 1
+    BADGEFLOW_STACK_DIR=$stack_dir "$top/deploy/local/stack.sh" start
+}
+
+# The stack's addresses for the unit tests' server parts. In the main shell: a step runs in
+# a pipeline (a subshell), where exports would not outlive it.
+export_stack_env() {
+    [ -f "$stack_dir/stack.env" ] || return 0
     set -a
     # shellcheck disable=SC1091
     . "$stack_dir/stack.env"
@@ -113,6 +119,7 @@ main() {
     run_step "build with ASan+UBSan" configure_and_build "$asan_build" \
         -DCMAKE_BUILD_TYPE=Debug -DBF_SANITIZE=ON
     run_step "start PostgreSQL, Redis and Kafka on loopback" start_stack
+    export_stack_env
     run_step "unit tests" unit_tests "$build"
     run_step "unit tests under ASan+UBSan" unit_tests "$asan_build"
     run_step "clang-format" format_check

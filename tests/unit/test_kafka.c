@@ -214,8 +214,8 @@ int main(void)
     if (brokers) {
         BF_TEST_RUN(test_broker);
     } else {
-        fprintf(stderr, "skip test_broker: BADGEFLOW_KAFKA_BROKERS is not set "
-                        "(source the stack.env of deploy/local/stack.sh)\n");
+        bf_test_skip("test_broker: BADGEFLOW_KAFKA_BROKERS is not set (source the stack.env "
+                     "of deploy/local/stack.sh)");
     }
     BF_TEST_RUN(test_ping_down);
     return BF_TEST_DONE();

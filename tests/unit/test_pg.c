@@ -450,7 +450,7 @@ static void test_db(void)
     if (getenv("BADGEFLOW_KAFKA_BROKERS"))
         test_relay(pg);
     else
-        fprintf(stderr, "skip test_relay: BADGEFLOW_KAFKA_BROKERS is not set\n");
+        bf_test_skip("test_relay: BADGEFLOW_KAFKA_BROKERS is not set");
     bf_pg_free(pg);
 }
 
@@ -463,7 +463,7 @@ int main(void)
     bf_log_init("test_pg", BF_LOG_WARN, stderr);
     BF_TEST_RUN(test_down);
     if (!admin_ci || !base) {
-        fprintf(stderr, "skip the database tests: source the stack.env of deploy/local/stack.sh\n");
+        bf_test_skip("the database tests: source the stack.env of deploy/local/stack.sh");
         return BF_TEST_DONE();
     }
     snprintf(dbname, sizeof(dbname), "bftest_pg_%d", (int)getpid());
