@@ -4,6 +4,7 @@
 #define BADGEFLOW_TRANSCODER_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,35 @@ struct tc_limits {
 
 /* Fill lim with the defaults of the config table (for tests and the benchmark). */
 void tc_limits_default(struct tc_limits *lim);
+
+/* Threads of each decoder, encoder and filter graph: the configured count, capped at the
+ * CPUs this process may use (more threads than cores only add switching and stacks). */
+int tc_codec_threads(const struct tc_limits *lim);
+
+/* ---- a bounded queue of frames, filter graph -> encoder thread (transcoder_fq.c) ---- */
+
+struct AVFrame;
+
+enum { TC_FQ_CAP = 8 }; /* frames in flight per rendition: enough to ride out jitter */
+
+struct tc_fq {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled on every push, pop and stop */
+    struct AVFrame *f[TC_FQ_CAP];
+    int head, n;
+    int err; /* < 0 once stopped: both sides give up */
+    bool ready;
+};
+
+int tc_fq_init(struct tc_fq *q) BF_MUST_CHECK;
+/* Frees what is still queued; a no-op on a queue never initialised (zeroed). */
+void tc_fq_destroy(struct tc_fq *q);
+/* Takes f (NULL: end of stream); blocks while full. Returns 0 or the stop error (f freed). */
+int tc_fq_push(struct tc_fq *q, struct AVFrame *f) BF_MUST_CHECK;
+/* Blocks while empty. 0 with *f (NULL: end of stream), or the stop error. */
+int tc_fq_pop(struct tc_fq *q, struct AVFrame **f) BF_MUST_CHECK;
+/* Stop the queue with err (< 0) and wake both sides; the first error stays. */
+void tc_fq_stop(struct tc_fq *q, int err);
 
 /* A failure of an item: a stable code of evidence.failed and words a teacher can act on. */
 struct tc_fail {

@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Decode once, filter once, encode the 720p and 360p H.264+AAC MP4s, a poster, or an .m4a. */
+/*
+ * Threads: this (the calling) thread demuxes, decodes, runs both filter graphs, encodes the
+ * AAC once and the poster. Each H.264 rendition has its own encoder thread fed through a
+ * bounded queue of frame refs (struct tc_fq), so the 720p and 360p x264 encoders (each
+ * with its own frame threads) run side by side instead of one waiting for the other. An
+ * encoder thread owns its codec context and its muxer's video side; the muxer itself is
+ * shared with the audio written from here, under the muxer's lock.
+ */
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
@@ -22,6 +30,13 @@ struct mux {
     struct tc_output *out;
     AVPacket *held; /* the last video packet, written once the next gives its duration */
     int64_t last_dur;
+    pthread_mutex_t lock; /* oc: video from the encoder thread, audio from the main one */
+    bool lock_ready;
+    struct tc_fq q; /* frames to the encoder thread */
+    pthread_t tid;
+    bool running;
+    AVPacket *pkt; /* the encoder thread's */
+    int rc;        /* the encoder thread's result */
 };
 
 struct av_job {
@@ -59,7 +74,7 @@ static int open_decoder(struct av_job *j, int idx, enum tc_media kind, AVCodecCo
     if ((rc = avcodec_parameters_to_context(c, st->codecpar)) < 0)
         return rc;
     c->pkt_timebase = st->time_base;
-    c->thread_count = j->lim->threads;
+    c->thread_count = tc_codec_threads(j->lim);
     c->max_pixels = j->lim->max_pixels;
     av_dict_set(&o, "codec_whitelist", tc_codec_whitelist(kind), 0);
     rc = avcodec_open2(c, dec, &o);
@@ -166,7 +181,7 @@ static int video_graph(struct av_job *j, int w[NV], int h[NV])
         avfilter_inout_free(&outs);
         return AVERROR(ENOMEM);
     }
-    j->vg->nb_threads = j->lim->threads;
+    j->vg->nb_threads = tc_codec_threads(j->lim);
     snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
              j->vdec->width, j->vdec->height, j->vdec->pix_fmt, st->time_base.num,
              st->time_base.den, j->vdec->sample_aspect_ratio.num,
@@ -253,7 +268,8 @@ static int open_x264(struct av_job *j, int w, int h, int maxrate_k, AVCodecConte
     /* The buffersink's time base is the input stream's: variable frame rates keep their pts. */
     c->time_base = av_buffersink_get_time_base(j->vsink[V720]);
     c->framerate = fr.num > 0 ? fr : (AVRational){30, 1};
-    c->thread_count = j->lim->threads;
+    /* As many frame threads as the CLI's -threads gives: x264's output depends on it. */
+    c->thread_count = tc_codec_threads(j->lim);
     c->rc_max_rate = (int64_t)maxrate_k * 1000;
     c->rc_buffer_size = (int)(2 * c->rc_max_rate);
     c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -340,13 +356,17 @@ static int open_mux(struct av_job *j, struct mux *m, const char *format)
     return rc;
 }
 
-static int write_pkt(struct mux *m, AVStream *st, AVRational tb, AVPacket *pkt)
+/* own: copy the payload, so muxers written from different threads never share a buffer
+ * (the audio packet goes into both MP4s; a few hundred bytes). */
+static int write_pkt(struct mux *m, AVStream *st, AVRational tb, AVPacket *pkt, bool own)
 {
     AVPacket *p = av_packet_clone(pkt);
     int rc;
 
-    if (!p)
+    if (!p || (own && av_packet_make_writable(p) < 0)) {
+        av_packet_free(&p);
         return AVERROR(ENOMEM);
+    }
     av_packet_rescale_ts(p, tb, st->time_base);
     p->stream_index = st->index;
     rc = av_interleaved_write_frame(m->oc, p);
@@ -369,7 +389,7 @@ static int write_video(struct mux *m, AVRational tb, AVPacket *pkt)
             m->last_dur = pkt->dts - m->held->dts;
         if (m->held->duration <= 0)
             m->held->duration = m->last_dur;
-        rc = write_pkt(m, m->vst, tb, m->held);
+        rc = write_pkt(m, m->vst, tb, m->held, false);
         av_packet_unref(m->held);
     }
     if (rc >= 0 && pkt)
@@ -380,24 +400,105 @@ static int write_video(struct mux *m, AVRational tb, AVPacket *pkt)
 /* ---- the loop -----------------------------------------------------------------------------------
  */
 
-/* Drain enc into every muxer it feeds (audio goes into both MP4s: encoded once). */
-static int drain_enc(struct av_job *j, AVCodecContext *enc, int only)
+/* Drain the AAC encoder into every muxer (audio goes into both MP4s: encoded once). */
+static int drain_audio(struct av_job *j)
 {
     int rc;
 
-    while ((rc = avcodec_receive_packet(enc, j->pkt)) >= 0) {
+    while ((rc = avcodec_receive_packet(j->aenc, j->pkt)) >= 0) {
         for (int i = 0; i < j->nmux && rc >= 0; i++) {
             struct mux *m = &j->mux[i];
-            if (enc == j->aenc)
-                rc = write_pkt(m, m->ast, enc->time_base, j->pkt);
-            else if (i == only)
-                rc = write_video(m, enc->time_base, j->pkt);
+            pthread_mutex_lock(&m->lock);
+            rc = write_pkt(m, m->ast, j->aenc->time_base, j->pkt, true);
+            pthread_mutex_unlock(&m->lock);
         }
         av_packet_unref(j->pkt);
         if (rc < 0)
             return rc;
     }
     return rc == AVERROR(EAGAIN) || rc == AVERROR_EOF ? 0 : rc;
+}
+
+/* ---- the encoder threads --------------------------------------------------------------------
+ */
+
+/* Drain a rendition's x264 into its muxer (encoder thread). */
+static int drain_video(struct mux *m)
+{
+    int rc;
+
+    while ((rc = avcodec_receive_packet(m->venc, m->pkt)) >= 0) {
+        pthread_mutex_lock(&m->lock);
+        rc = write_video(m, m->venc->time_base, m->pkt);
+        pthread_mutex_unlock(&m->lock);
+        av_packet_unref(m->pkt);
+        if (rc < 0)
+            return rc;
+    }
+    return rc == AVERROR(EAGAIN) || rc == AVERROR_EOF ? 0 : rc;
+}
+
+/* One rendition's encoder: frames from the queue until its end (NULL), then x264's
+ * delayed frames. A failure stops the queue so the producer gives up too. */
+static void *encoder_main(void *arg)
+{
+    struct mux *m = arg;
+    AVFrame *f = NULL;
+    bool end = false;
+    int rc;
+
+    do {
+        rc = tc_fq_pop(&m->q, &f);
+        end = rc >= 0 && !f;
+        if (rc >= 0)
+            rc = avcodec_send_frame(m->venc, f);
+        av_frame_free(&f);
+        if (rc >= 0)
+            rc = drain_video(m);
+    } while (rc >= 0 && !end);
+    if (rc < 0)
+        tc_fq_stop(&m->q, rc);
+    m->rc = rc;
+    return NULL;
+}
+
+/* A small explicit stack: RLIMIT_AS counts every thread's reserved stack (glibc would take
+ * RLIMIT_STACK, 8 MiB, each). x264's frame threads run in x264's own threads. */
+enum { ENCODER_STACK = 4 << 20 };
+
+static int start_encoders(struct av_job *j)
+{
+    pthread_attr_t a;
+    int rc = 0;
+
+    if (pthread_attr_init(&a) != 0)
+        return AVERROR(ENOMEM);
+    pthread_attr_setstacksize(&a, ENCODER_STACK);
+    for (int i = 0; i < j->nmux && rc >= 0; i++) {
+        struct mux *m = &j->mux[i];
+        if (!m->venc)
+            continue;
+        if (!(m->pkt = av_packet_alloc()) || tc_fq_init(&m->q) < 0)
+            rc = AVERROR(ENOMEM);
+        else if (pthread_create(&m->tid, &a, encoder_main, m) != 0)
+            rc = AVERROR(EAGAIN);
+        else
+            m->running = true;
+    }
+    pthread_attr_destroy(&a);
+    return rc;
+}
+
+/* Wait for the encoder thread; abort its queue first unless it was given its end. */
+static int join_encoder(struct mux *m, bool abort)
+{
+    if (!m->running)
+        return 0;
+    if (abort)
+        tc_fq_stop(&m->q, AVERROR_EXIT);
+    pthread_join(m->tid, NULL);
+    m->running = false;
+    return m->rc;
 }
 
 static int write_poster(struct av_job *j, AVFrame *f)
@@ -419,19 +520,22 @@ static int write_poster(struct av_job *j, AVFrame *f)
     return rc;
 }
 
-/* Encode what sink i has ready. */
+/* Hand what sink i has ready to its encoder thread (refs: no picture is copied). */
 static int pull_rendition(struct av_job *j, int i)
 {
+    AVFrame *f;
     int rc;
 
     while ((rc = av_buffersink_get_frame(j->vsink[i], j->filt)) >= 0) {
         j->filt->pict_type = AV_PICTURE_TYPE_NONE;
-        rc = avcodec_send_frame(j->mux[i].venc, j->filt);
-        av_frame_unref(j->filt);
+        if (!(f = av_frame_alloc())) {
+            av_frame_unref(j->filt);
+            return AVERROR(ENOMEM);
+        }
+        av_frame_move_ref(f, j->filt);
+        rc = tc_fq_push(&j->mux[i].q, f);
         if (rc >= 0 && i == V720)
             j->mux[i].out->frames++;
-        if (rc >= 0)
-            rc = drain_enc(j, j->mux[i].venc, i);
         if (rc < 0)
             return rc;
     }
@@ -460,7 +564,7 @@ static int pull_audio(struct av_job *j)
         rc = avcodec_send_frame(j->aenc, j->filt);
         av_frame_unref(j->filt);
         if (rc >= 0)
-            rc = drain_enc(j, j->aenc, -1);
+            rc = drain_audio(j);
         if (rc < 0)
             return rc;
     }
@@ -525,6 +629,19 @@ static int read_all(struct av_job *j, struct tc_fail *fail)
     return rc == AVERROR_EOF ? 0 : rc;
 }
 
+/* Give each encoder thread its end of stream and wait for it. */
+static int finish_encoders(struct av_job *j)
+{
+    int rc = 0, r;
+
+    for (int i = 0; i < NV && rc >= 0; i++)
+        rc = j->mux[i].running ? tc_fq_push(&j->mux[i].q, NULL) : 0;
+    for (int i = 0; i < NV; i++)
+        if ((r = join_encoder(&j->mux[i], rc < 0)) < 0 && rc >= 0)
+            rc = r;
+    return rc;
+}
+
 /* End of input: flush decoders, filters, encoders, then the muxers' trailers. */
 static int flush_all(struct av_job *j, struct tc_fail *fail)
 {
@@ -532,13 +649,11 @@ static int flush_all(struct av_job *j, struct tc_fail *fail)
 
     if (j->vdec && (rc = decode(j, j->vdec, NULL, fail)) >= 0 &&
         (rc = av_buffersrc_add_frame(j->vsrc, NULL)) >= 0 && (rc = pull_video(j)) >= 0)
-        for (int i = 0; i < NV && rc >= 0; i++)
-            if ((rc = avcodec_send_frame(j->mux[i].venc, NULL)) >= 0)
-                rc = drain_enc(j, j->mux[i].venc, i);
+        rc = finish_encoders(j);
     if (rc >= 0 && j->adec && (rc = decode(j, j->adec, NULL, fail)) >= 0 &&
         (rc = av_buffersrc_add_frame(j->asrc, NULL)) >= 0 && (rc = pull_audio(j)) >= 0 &&
         (rc = avcodec_send_frame(j->aenc, NULL)) >= 0)
-        rc = drain_enc(j, j->aenc, -1);
+        rc = drain_audio(j);
     for (int i = 0; i < j->nmux && rc >= 0; i++) {
         if (j->mux[i].venc)
             rc = write_video(&j->mux[i], j->mux[i].venc->time_base, NULL);
@@ -605,6 +720,9 @@ static int setup(struct av_job *j, enum tc_media kind, const char *dir, struct t
         j->nmux = 1;
     }
     for (int i = 0; i < j->nmux && rc >= 0; i++) {
+        if (pthread_mutex_init(&j->mux[i].lock, NULL) != 0)
+            return AVERROR(ENOMEM);
+        j->mux[i].lock_ready = true;
         if (j->aenc)
             snprintf(j->mux[i].out->audio_codec, sizeof(j->mux[i].out->audio_codec), "aac");
         rc = open_mux(j, &j->mux[i], kind == TC_MEDIA_AUDIO ? "ipod" : "mp4");
@@ -614,7 +732,14 @@ static int setup(struct av_job *j, enum tc_media kind, const char *dir, struct t
 
 static void job_free(struct av_job *j)
 {
+    for (int i = 0; i < NV; i++) { /* first: the threads use the contexts freed below */
+        (void)join_encoder(&j->mux[i], true);
+        tc_fq_destroy(&j->mux[i].q);
+        av_packet_free(&j->mux[i].pkt);
+    }
     for (int i = 0; i < NV; i++) {
+        if (j->mux[i].lock_ready)
+            pthread_mutex_destroy(&j->mux[i].lock);
         if (j->mux[i].oc && j->mux[i].oc->pb)
             avio_closep(&j->mux[i].oc->pb);
         avformat_free_context(j->mux[i].oc);
@@ -643,6 +768,8 @@ int tc_transcode_av(AVFormatContext *in, const struct tc_probe *info, enum tc_me
     res->n = 0;
     fail->code = NULL;
     rc = setup(&j, kind, dir, res);
+    if (rc >= 0)
+        rc = start_encoders(&j);
     if (rc >= 0)
         rc = read_all(&j, fail);
     if (rc >= 0)

@@ -71,7 +71,7 @@ static int open_dec(AVFormatContext *in, int idx, const struct tc_limits *lim, A
         return AVERROR_DECODER_NOT_FOUND;
     if ((rc = avcodec_parameters_to_context(*c, in->streams[idx]->codecpar)) < 0)
         return rc;
-    (*c)->thread_count = lim->threads;
+    (*c)->thread_count = tc_codec_threads(lim);
     (*c)->max_pixels = lim->max_pixels;
     av_dict_set(&o, "codec_whitelist", tc_codec_whitelist(TC_MEDIA_IMAGE), 0);
     rc = avcodec_open2(*c, dec, &o);

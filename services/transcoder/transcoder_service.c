@@ -50,7 +50,7 @@ const struct bf_cfg_def transcoder_cfg_defs[] = {
     {"transcoder", "analyze_duration", BF_CFG_DURATION, "10s", MS(100), S(60), NULL, 0,
      "Media time libavformat may read to find the streams"},
     {"transcoder", "threads", BF_CFG_INT, "2", 1, 64, NULL, 0,
-     "Threads of each job's decoders, encoders and filters"},
+     "Threads of each decoder, x264 encoder and filter graph of a job (capped at the CPUs)"},
     {"transcoder", "image_max_side", BF_CFG_INT, "2048", 64, 16384, NULL, 0,
      "Longest side of a normalised image"},
     {"transcoder", "crf", BF_CFG_INT, "23", 0, 51, NULL, 0, "x264 constant rate factor"},

@@ -2,6 +2,7 @@
 /* badgeflow-transcode-worker JOB_FILE: one job in a confined process; result JSON on stdout. */
 #include <fcntl.h>
 #include <libavutil/log.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -24,6 +25,10 @@ int main(int argc, char **argv)
         return 2;
     }
     av_log_set_level(AV_LOG_ERROR);
+    /* glibc reserves a 64 MiB heap per thread that allocates (up to 8 per core): with a
+     * dozen codec threads that alone would eat a tight RLIMIT_AS. Four arenas suffice: the
+     * pictures come from libav's buffer pools. */
+    mallopt(M_ARENA_MAX, 4);
     job = json_load_file(argv[1], 0, NULL);
     if (!job || tc_worker_confine(job, &err) < 0) {
         fprintf(stderr, "badgeflow-transcode-worker: %s\n", job ? err.msg : "bad job file");
