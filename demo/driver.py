@@ -255,7 +255,11 @@ class World:
         self.kids = {}
 
 
-def setup_world(ctx, receiver):
+def setup_world(ctx, receiver, creds=None, capacity=6):
+    """creds: the four credentials the assessors are qualified for (default CREDS: the two
+    halves of the dozen each take a pair, the first of each half all four); capacity: each
+    assessor's max_open (the benchmark and the fault run pass their own)."""
+    creds_all = list(creds or CREDS)
     w = World()
     ctx.cli("tenant", "add", "--id", ctx.state, "--kind", "state",
             "--name", "North Carolina Department of Public Instruction")
@@ -292,13 +296,13 @@ def setup_world(ctx, receiver):
     # the first of each six qualified for everything
     for i in range(12):
         aid = f"{ctx.state}-assessor-{i + 1:02d}"
-        creds = CREDS[:2] if i < 6 else CREDS[2:]
+        creds = creds_all[:2] if i < 6 else creds_all[2:]
         if i in (0, 6):
-            creds = CREDS
+            creds = creds_all
         w.assessors[aid] = creds
         first, last = FIRST[(i * 7) % len(FIRST)], LAST[(i * 5 + 3) % len(LAST)]
         args = ["assessor", "add", "--tenant", ctx.state, "--id", aid, "--name",
-                f"{first} {last}", "--capacity", "6"]
+                f"{first} {last}", "--capacity", str(capacity)]
         for c in creds:
             args += ["--credential", c]
         ctx.cli(*args)
@@ -384,22 +388,26 @@ class Daemons:
         self.procs = {}
 
     def start_all(self):
-        (self.ctx.work / "pids").mkdir(exist_ok=True)
         for svc in SERVICES:
-            cfg, comments = daemon_config(self.ctx, svc)
-            conf = self.ctx.work / f"{svc}.conf"
-            write_config(conf, cfg, comments)
-            binary = self.ctx.build / "services" / svc / f"badgeflow-{svc}"
-            logf = open(self.ctx.work / f"{svc}.log", "ab")
-            p = subprocess.Popen([str(binary), "--config", str(conf)], env=clean_env(),
-                                 stdout=subprocess.DEVNULL, stderr=logf, start_new_session=True)
-            logf.close()
-            self.procs[svc] = p
-            (self.ctx.work / "pids" / f"{svc}.pid").write_text(f"{p.pid}\n")
+            self.start(svc)
 
-    def wait_ready(self, timeout=90):
+    def start(self, svc):
+        """Start (or start again, after it died) one daemon from its generated config."""
+        (self.ctx.work / "pids").mkdir(exist_ok=True)
+        cfg, comments = daemon_config(self.ctx, svc)
+        conf = self.ctx.work / f"{svc}.conf"
+        write_config(conf, cfg, comments)
+        binary = self.ctx.build / "services" / svc / f"badgeflow-{svc}"
+        logf = open(self.ctx.work / f"{svc}.log", "ab")
+        p = subprocess.Popen([str(binary), "--config", str(conf)], env=clean_env(),
+                             stdout=subprocess.DEVNULL, stderr=logf, start_new_session=True)
+        logf.close()
+        self.procs[svc] = p
+        (self.ctx.work / "pids" / f"{svc}.pid").write_text(f"{p.pid}\n")
+
+    def wait_ready(self, timeout=90, services=None):
         deadline = time.monotonic() + timeout
-        for svc in SERVICES:
+        for svc in services or SERVICES:
             t0 = time.monotonic()
             while True:
                 p = self.procs[svc]
