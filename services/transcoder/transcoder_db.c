@@ -114,9 +114,16 @@ const struct tc_sql tc_sql_claim = {
     " RETURNING j.tenant_id, j.submission_id, j.item_id, e.kind, e.source_uri,"
     " e.declared_sha256, j.inline_text, j.max_duration_s, j.attempts"};
 
+/*
+ * Renew the leases of the jobs running now ($3: [[tenant, submission, item], ...]) and no
+ * others: a job whose result could not be saved (database down) must let its lease lapse
+ * so that it runs again, not be kept alive for as long as this process lives.
+ */
 const struct tc_sql tc_sql_renew = {
-    "tc_renew", "UPDATE transcoder_jobs SET lease_until = now() + ($2::bigint * interval"
-                " '1 millisecond') WHERE lease_owner = $1"};
+    "tc_renew", "UPDATE transcoder_jobs j SET lease_until = now() + ($2::bigint * interval"
+                " '1 millisecond') FROM jsonb_array_elements($3::jsonb) r WHERE"
+                " j.lease_owner = $1 AND j.tenant_id = r ->> 0 AND j.submission_id = r ->> 1"
+                " AND j.item_id = r ->> 2"};
 
 const struct tc_sql tc_sql_release = {
     "tc_release",

@@ -275,15 +275,33 @@ static void claim(struct tc_state *s, int n)
     PQclear(r);
 }
 
+/* The jobs in the slots now, as [[tenant, submission, item], ...]; caller frees. */
+static char *running_jobs(const struct tc_state *s)
+{
+    json_t *list = json_array();
+    char *text;
+
+    for (int i = 0; i < s->rc.jobs; i++) {
+        const struct tc_slot *sl = &s->slots[i];
+        if (sl->used)
+            json_array_append_new(list, json_pack("[sss]", sl->tenant, sl->sub, sl->item));
+    }
+    text = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    return text;
+}
+
 static void renew(struct tc_state *s)
 {
     char lease[24];
     struct bf_err err = {0};
-    const char *p[2] = {s->owner, lease};
+    char *jobs = running_jobs(s);
+    const char *p[3] = {s->owner, lease, jobs};
 
     snprintf(lease, sizeof(lease), "%lld", s->rc.lease_ms);
-    if (tc_cmd(bf_daemon_pg(s->d), &tc_sql_renew, 2, p, NULL, &err) < 0)
+    if (jobs && tc_cmd(bf_daemon_pg(s->d), &tc_sql_renew, 3, p, NULL, &err) < 0)
         bf_log_warn("BF_TRANSCODER_DB", "cannot renew leases: %s", err.msg);
+    free(jobs);
 }
 
 /* Back-pressure: pause the consumer while every slot is busy and the backlog is over the
