@@ -318,6 +318,21 @@ static void rebalance_log(struct bf_kafka_consumer *c, rd_kafka_resp_err_t what,
               "partitions", list, NULL);
 }
 
+/*
+ * librdkafka keeps a partition's pause flag across revoke and assign: a partition paused,
+ * revoked (session timeout while the broker was away) and assigned again after the consumer
+ * resumed would stay paused for good. So every assigned partition is set to the consumer's
+ * state now, paused or not.
+ */
+static void apply_pause(struct bf_kafka_consumer *c, rd_kafka_t *rk,
+                        rd_kafka_topic_partition_list_t *parts)
+{
+    if (c->paused)
+        rd_kafka_pause_partitions(rk, parts);
+    else
+        rd_kafka_resume_partitions(rk, parts);
+}
+
 static void rebalance_cooperative(struct bf_kafka_consumer *c, rd_kafka_t *rk,
                                   rd_kafka_resp_err_t what, rd_kafka_topic_partition_list_t *parts)
 {
@@ -325,9 +340,8 @@ static void rebalance_cooperative(struct bf_kafka_consumer *c, rd_kafka_t *rk,
 
     if (what == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         e = rd_kafka_incremental_assign(rk, parts);
-        /* Partitions that arrive while the consumer backs off wait with the others. */
-        if (!e && c->paused)
-            rd_kafka_pause_partitions(rk, parts);
+        if (!e)
+            apply_pause(c, rk, parts);
     } else {
         e = rd_kafka_incremental_unassign(rk, parts);
     }
@@ -352,8 +366,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t what,
     /* Eager protocol (a group still on range/roundrobin during a migration). */
     if (what == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         rd_kafka_assign(rk, parts);
-        if (c->paused)
-            rd_kafka_pause_partitions(rk, parts);
+        apply_pause(c, rk, parts);
     } else {
         rd_kafka_assign(rk, NULL);
     }

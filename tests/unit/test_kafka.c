@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of kafka.c against the real broker of the local stack (BADGEFLOW_KAFKA_BROKERS). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,8 @@ static void test_ping_down(void)
     bf_cfg_free(cfg);
 }
 
-static int produce_ping(struct bf_kafka_producer *p, const char *topic, const char *id, int n)
+static int produce_keyed(struct bf_kafka_producer *p, const char *topic, const char *key,
+                         const char *id, int n)
 {
     char value[64];
     struct bf_err err = {0};
@@ -99,8 +101,13 @@ static int produce_ping(struct bf_kafka_producer *p, const char *topic, const ch
     };
 
     snprintf(value, sizeof(value), "{\"n\":%d}", n);
-    return bf_kafka_produce(p, topic, "k1", 2, h, BF_ARRAY_LEN(h), value, strlen(value), NULL,
-                            &err);
+    return bf_kafka_produce(p, topic, key, strlen(key), h, BF_ARRAY_LEN(h), value, strlen(value),
+                            NULL, &err);
+}
+
+static int produce_ping(struct bf_kafka_producer *p, const char *topic, const char *id, int n)
+{
+    return produce_keyed(p, topic, "k1", id, n);
 }
 
 static struct bf_kafka_msg *poll_one(struct bf_kafka_consumer *c, int timeout_ms)
@@ -184,6 +191,77 @@ static void test_roundtrip(struct bf_cfg *cfg, const char *topic)
     bf_kafka_producer_free(p);
 }
 
+/* Poll c1 and (when set) c2 until c1 owns `want` partitions of the topic, or time out. */
+static bool settle(struct bf_kafka_consumer *c1, struct bf_kafka_consumer *c2, const char *topic,
+                   int want, int timeout_ms)
+{
+    int64_t until = bf_mono_ms() + timeout_ms;
+    struct bf_kafka_msg *msg = NULL;
+
+    while (bf_mono_ms() < until) {
+        int owned = bf_kafka_consumer_owns(c1, topic, 0) + bf_kafka_consumer_owns(c1, topic, 1);
+        if (owned == want &&
+            (!c2 || bf_kafka_consumer_owns(c2, topic, 0) || bf_kafka_consumer_owns(c2, topic, 1)))
+            return true;
+        if (bf_kafka_consumer_poll(c1, 100, &msg) == 0)
+            bf_kafka_msg_free(msg);
+        msg = NULL;
+        if (c2 && bf_kafka_consumer_poll(c2, 100, &msg) == 0)
+            bf_kafka_msg_free(msg);
+        msg = NULL;
+    }
+    return false;
+}
+
+/*
+ * A partition revoked while paused and assigned again after the consumer resumed is fetched:
+ * librdkafka keeps the pause flag of a partition across revoke and assign, and a consumer
+ * that resumed meanwhile must not inherit it (the transcoder stalled this way after a broker
+ * restart: session timeout while paused, resume, reassignment).
+ */
+static void test_pause_across_rebalance(struct bf_cfg *cfg, const char *topic)
+{
+    const char *topics[] = {topic, NULL};
+    struct bf_err err = {0};
+    struct bf_kafka_producer *p = bf_kafka_producer_new(cfg, dr, NULL, &err);
+    struct bf_kafka_consumer *c1, *c2;
+    struct bf_kafka_msg *msg = NULL;
+    bool seen[2] = {false, false};
+    char group[64], key[16];
+    int got = 0;
+
+    snprintf(group, sizeof(group), "bf-test-pause-%d", (int)getpid());
+    c1 = bf_kafka_consumer_new(cfg, group, topics, &err);
+    CHECK(p && c1);
+    CHECK(settle(c1, NULL, topic, 2, 20000));
+    bf_kafka_consumer_pause_all(c1);
+
+    /* A second member takes one partition away from the paused c1 ... */
+    c2 = bf_kafka_consumer_new(cfg, group, topics, &err);
+    CHECK(c2 && settle(c1, c2, topic, 1, 30000));
+    /* ... c1 resumes while it does not own it, and gets it back when c2 leaves. */
+    bf_kafka_consumer_resume_all(c1);
+    CHECK(bf_kafka_consumer_close(c2) == 0);
+    CHECK(settle(c1, NULL, topic, 2, 30000));
+
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        CHECK(produce_keyed(p, topic, key, key, i) == 0);
+    }
+    CHECK(bf_kafka_producer_flush(p, 10000) == 0);
+    for (int64_t until = bf_mono_ms() + 15000; got < 40 && bf_mono_ms() < until; msg = NULL) {
+        if (bf_kafka_consumer_poll(c1, 100, &msg) == 0 && msg) {
+            seen[msg->partition & 1] = true;
+            got++;
+        }
+        bf_kafka_msg_free(msg);
+    }
+    CHECK(seen[0] && seen[1]);
+    CHECK(got == 40);
+    CHECK(bf_kafka_consumer_close(c1) == 0);
+    bf_kafka_producer_free(p);
+}
+
 static void test_broker(void)
 {
     struct bf_cfg *cfg = load_cfg();
@@ -199,6 +277,11 @@ static void test_broker(void)
     CHECK(bf_kafka_create_topics(cfg, names, 1, 1, &err) < 0);
     CHECK_CONTAINS(err.msg, "bad topic name!");
     test_roundtrip(cfg, topic);
+
+    CHECK(bf_kafka_topic_name(cfg, "pause", topic, sizeof(topic)) == 0);
+    names[0] = topic;
+    CHECK(bf_kafka_create_topics(cfg, names, 1, 2, &err) == 0);
+    test_pause_across_rebalance(cfg, topic);
     bf_cfg_free(cfg);
 }
 
