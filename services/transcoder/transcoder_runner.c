@@ -145,20 +145,33 @@ static json_t *fail_json(const char *code, const char *reason)
     return json_pack("{sbssss}", "ok", 0, "code", code, "reason", reason);
 }
 
+/* A killed worker's reason names the limit it broke, so the teacher knows what to change. */
+static json_t *killed_json(const struct tc_state *s, const struct tc_slot *sl)
+{
+    bool deadline = strcmp(sl->killed, "deadline") == 0;
+    char words[64], reason[256];
+
+    tc_duration_words(deadline ? s->rc.deadline_ms : s->rc.stall_ms, words);
+    if (deadline)
+        snprintf(reason, sizeof(reason),
+                 "processing the file took longer than %s, the time allowed; export a shorter "
+                 "or smaller file",
+                 words);
+    else
+        snprintf(reason, sizeof(reason),
+                 "processing the file stopped making progress for %s; export the file again "
+                 "and resubmit",
+                 words);
+    return fail_json("timeout", reason);
+}
+
 /* What the worker's end means for the item. */
 static json_t *outcome(struct tc_state *s, const struct tc_slot *sl, int status)
 {
-    char path[PATH_MAX + 16], words[64];
+    char path[PATH_MAX + 16];
 
-    if (sl->killed) {
-        tc_duration_words(!strcmp(sl->killed, "deadline") ? s->rc.deadline_ms : s->rc.stall_ms,
-                          words);
-        return fail_json("timeout", !strcmp(sl->killed, "deadline")
-                                        ? "processing the file took too long; export a shorter "
-                                          "or smaller file"
-                                        : "processing the file stopped making progress; export "
-                                          "the file again and resubmit");
-    }
+    if (sl->killed)
+        return killed_json(s, sl);
     if (WIFSIGNALED(status))
         return fail_json("worker_crashed", WTERMSIG(status) == SIGXCPU
                                                ? "processing the file used too much time"

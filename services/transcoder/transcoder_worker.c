@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -56,6 +57,58 @@ static void read_limits(const json_t *j, struct tc_limits *l)
     l->maxrate_360_k = (int)jint(j, "maxrate_360_k", l->maxrate_360_k);
 }
 
+/* ---- memory ------------------------------------------------------------------------------ */
+
+/* Headroom under the cap that still counts as "at the cap": more than any one allocation a
+ * decoder, x264 or a thread's stack makes within the pixel limits. */
+#define TC_MEM_MARGIN (32LL << 20)
+
+/* Freed when the cap was hit, so the failure can still be written. */
+static void *mem_reserve;
+
+/* VmPeak of this process in bytes, or -1. A stack buffer, no allocation: it runs when the
+ * address space may be exhausted. */
+static long long vm_peak(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    const char *p;
+
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    p = strstr(buf, "VmPeak:");
+    return p ? strtoll(p + 7, NULL, 10) * 1024 : -1;
+}
+
+/* Did this process reach its address-space cap (worker_memory)? Out of memory, libav and x264
+ * fail with ENOMEM, EAGAIN (no stack for a thread), a generic external error, or a decoder
+ * that stops giving frames; the peak against the cap tells which failures were memory. */
+static bool hit_memory_cap(void)
+{
+    struct rlimit r;
+    long long peak = vm_peak();
+
+    return getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY && peak >= 0 &&
+           peak + TC_MEM_MARGIN >= (long long)r.rlim_cur;
+}
+
+/* A failure at the cap says so (the file was not unreadable; it was too big to work on). */
+static json_t *memory_verdict(json_t *out)
+{
+    if (json_is_true(json_object_get(out, "ok")) || !hit_memory_cap())
+        return out;
+    json_decref(out);
+    free(mem_reserve);
+    mem_reserve = NULL;
+    return json_pack("{sbssss}", "ok", 0, "code", "worker_crashed", "reason",
+                     "the file needs more memory to process than the system allows; export it "
+                     "at a lower resolution, such as 720p, and resubmit");
+}
+
 static int set_limit(int res, long long v)
 {
     struct rlimit r = {(rlim_t)v, (rlim_t)v};
@@ -67,6 +120,9 @@ int tc_worker_confine(const json_t *job, struct bf_err *err)
 {
     const json_t *r = json_object_get(job, "rlimits");
 
+    /* Taken before the cap applies, freed when it is hit: the failure still has room to be
+     * written. */
+    mem_reserve = malloc(1 << 20);
     /* Die with the daemon: its lease expires and another instance redoes the job. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
         set_limit(RLIMIT_AS, jint(r, "as", 0)) < 0 ||
@@ -438,9 +494,11 @@ json_t *tc_worker_run(const char *job_path, int progress_fd)
     else {
         read_limits(json_object_get(j, "limits"), &jb.lim);
         test_delay(&jb, jint(j, "test_delay_ms", 0));
-        out = run(&jb);
+        out = memory_verdict(run(&jb));
         jb.store->free(jb.store);
     }
+    free(mem_reserve);
+    mem_reserve = NULL;
     json_decref(j);
     return out;
 }
