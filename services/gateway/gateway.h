@@ -12,6 +12,7 @@
 #include "badgeflow/admin.h"
 #include "badgeflow/catalogue.h"
 #include "badgeflow/daemon.h"
+#include "badgeflow/seal.h"
 
 extern const struct bf_service gateway_service;
 extern const struct bf_cfg_def gateway_cfg_defs[];
@@ -47,16 +48,8 @@ void gw_limit_free(struct gw_limit *l);
 /* Take one token for key at now_ms: true if allowed, else *retry_s gets the wait (>= 1). */
 bool gw_limit_take(struct gw_limit *l, const char *key, int64_t now_ms, int *retry_s);
 
-/* ---- webhook secrets at rest (format in docs/gateway.md) ---- */
+/* ---- webhook secrets (at rest: bf_seal() BF_SEAL_V1, format in docs/gateway.md) ---- */
 
-#define GW_KEK_LEN       32
-#define GW_SEAL_OVERHEAD (1 + 12 + 16)
-/* Seal len bytes of plain under kek into out (len + GW_SEAL_OVERHEAD bytes). 0 or -BF_EIO. */
-int gw_secret_seal(const unsigned char kek[GW_KEK_LEN], const void *plain, size_t len,
-                   unsigned char *out) BF_MUST_CHECK;
-/* Open a sealed blob of len bytes into out (len - GW_SEAL_OVERHEAD bytes). 0 or -BF_EINVAL. */
-int gw_secret_open(const unsigned char kek[GW_KEK_LEN], const unsigned char *sealed, size_t len,
-                   unsigned char *out) BF_MUST_CHECK;
 /* A new Standard Webhooks secret "whsec_<base64 of 24 random bytes>" into out[64]. */
 int gw_secret_new(char out[64]) BF_MUST_CHECK;
 
@@ -79,7 +72,7 @@ struct gw {
     const char *cors_origins; /* "" none, "*" any, else a comma-separated list */
     const char *public_base;  /* where the issuer serves verification material */
     bool have_kek;
-    unsigned char kek[GW_KEK_LEN];
+    unsigned char kek[BF_SEAL_KEK_LEN];
     int64_t secret_grace_ms;
 };
 

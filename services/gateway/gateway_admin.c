@@ -225,14 +225,15 @@ void gw_admin_key_revoke(struct gw_req *r)
 /* The secret sealed, as bytea hex text "\x..." for a text parameter. */
 static int seal_hex(struct gw *gw, const char *secret, char *out, size_t n)
 {
-    unsigned char sealed[64 + GW_SEAL_OVERHEAD];
-    size_t len = strlen(secret);
+    unsigned char sealed[64 + BF_SEAL_OVERHEAD(BF_SEAL_V1)];
+    size_t len = 0;
 
-    if (len > 64 || n < 2 * (len + GW_SEAL_OVERHEAD) + 3 ||
-        gw_secret_seal(gw->kek, secret, len, sealed) < 0)
+    if (bf_seal(gw->kek, BF_SEAL_V1, NULL, secret, strlen(secret), sealed, sizeof(sealed), &len,
+                NULL) < 0 ||
+        n < 2 * len + 3)
         return -BF_EIO;
     out[0] = '\\', out[1] = 'x';
-    bf_hex(sealed, len + GW_SEAL_OVERHEAD, out + 2);
+    bf_hex(sealed, len, out + 2);
     return 0;
 }
 

@@ -39,17 +39,14 @@ const struct bf_cfg_def gateway_cfg_defs[] = {
 
 static int kek_parse(struct gw *gw, const char *hex, struct bf_err *err)
 {
+    int rc;
+
     if (!hex[0])
         return 0;
-    if (strlen(hex) != 2 * (size_t)GW_KEK_LEN)
-        return bf_err_set(err, BF_EINVAL, "gateway.secrets_kek: must be 64 hex digits");
-    for (int i = 0; i < GW_KEK_LEN; i++) {
-        char b[3] = {hex[2 * (size_t)i], hex[2 * (size_t)i + 1], 0};
-        char *end;
-        long v = strtol(b, &end, 16);
-        if (*end)
-            return bf_err_set(err, BF_EINVAL, "gateway.secrets_kek: must be 64 hex digits");
-        gw->kek[i] = (unsigned char)v;
+    rc = bf_seal_kek_parse(hex, gw->kek, err);
+    if (rc < 0) {
+        bf_err_prefix(err, "gateway.secrets_kek");
+        return rc;
     }
     gw->have_kek = true;
     return 0;

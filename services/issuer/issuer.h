@@ -15,8 +15,9 @@
 #include "badgeflow/err.h"
 #include "badgeflow/metrics.h"
 #include "badgeflow/pg.h"
+#include "badgeflow/seal.h"
 
-#define ISSUER_KEK_LEN     32
+#define ISSUER_KEK_LEN     BF_SEAL_KEK_LEN
 #define ISSUER_KID_MAX     128
 #define ISSUER_URL_MAX     512
 #define ISSUER_STATUS_BITS 131072 /* the W3C minimum: herd privacy */
@@ -38,15 +39,17 @@ PGresult *issuer_q(struct bf_pg *pg, const char *func, int line, const char *sql
 
 /* ---- crypto (issuer_crypto.c) ---- */
 
-/* Parse the key-encryption key: 64 hex digits or base64 of 32 bytes. 0 or -BF_EINVAL. */
+/* Parse the key-encryption key: 64 hex digits or base64 of 32 bytes (bf_seal_kek_parse_any(),
+ * the message prefixed with issuer.kek). 0 or -BF_EINVAL. */
 int issuer_kek_parse(const char *s, unsigned char kek[ISSUER_KEK_LEN],
                      struct bf_err *err) BF_MUST_CHECK;
 
 /* base64url without padding of len bytes; caller frees. NULL on ENOMEM. */
 char *issuer_b64url(const unsigned char *in, size_t len);
 
-/* AES-256-GCM: out = nonce(12) || ciphertext || tag(16), aad bound (the kid). Caller frees
- * *out. 0 or -BF_E*. issuer_open() fails with -BF_EDENIED on a wrong KEK or tampering. */
+/* bf_seal() in BF_SEAL_BARE: out = nonce(12) || AES-256-GCM ciphertext || tag(16), aad bound
+ * (the kid), into a malloc'd *out the caller frees. 0 or -BF_E*. issuer_open() fails with
+ * -BF_EDENIED on a wrong KEK, tampering or another kid, -BF_EINVAL on a blob cut short. */
 int issuer_seal(const unsigned char kek[ISSUER_KEK_LEN], const char *aad, const unsigned char *in,
                 size_t len, unsigned char **out, size_t *outlen, struct bf_err *err) BF_MUST_CHECK;
 int issuer_open(const unsigned char kek[ISSUER_KEK_LEN], const char *aad, const unsigned char *in,

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Issuer crypto on OpenSSL 3: KEK parsing, AES-256-GCM at rest, key pairs, JWK, JOSE signing. */
-#include <ctype.h>
+/* Issuer crypto on OpenSSL 3: keys sealed at rest (via seal.h), key pairs, JWK, JOSE signing. */
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -12,39 +11,13 @@
 
 #include "issuer.h"
 
-#define GCM_NONCE 12
-#define GCM_TAG   16
-
-static int hexval(int c)
-{
-    return isdigit(c)                                 ? c - '0'
-           : (tolower(c) >= 'a' && tolower(c) <= 'f') ? tolower(c) - 'a' + 10
-                                                      : -1;
-}
-
 int issuer_kek_parse(const char *s, unsigned char kek[ISSUER_KEK_LEN], struct bf_err *err)
 {
-    size_t n = s ? strlen(s) : 0;
-    unsigned char buf[64];
+    int rc = bf_seal_kek_parse_any(s, kek, err);
 
-    if (n == 2 * (size_t)ISSUER_KEK_LEN) {
-        for (size_t i = 0; i < ISSUER_KEK_LEN; i++) {
-            int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-            if (hi < 0 || lo < 0)
-                goto bad;
-            kek[i] = (unsigned char)(hi << 4 | lo);
-        }
-        return 0;
-    }
-    /* base64 of 32 bytes: 44 characters with one '=' */
-    if (n == 44 && EVP_DecodeBlock(buf, (const unsigned char *)s, 44) == 33 && s[43] == '=') {
-        memcpy(kek, buf, ISSUER_KEK_LEN);
-        OPENSSL_cleanse(buf, sizeof(buf));
-        return 0;
-    }
-bad:
-    return bf_err_set(err, BF_EINVAL,
-                      "issuer.kek: must be 32 bytes as 64 hex digits or 44 base64 characters");
+    if (rc < 0)
+        bf_err_prefix(err, "issuer.kek");
+    return rc;
 }
 
 char *issuer_b64url(const unsigned char *in, size_t len)
@@ -63,67 +36,41 @@ char *issuer_b64url(const unsigned char *in, size_t len)
     return out;
 }
 
-/* One AES-256-GCM pass; enc selects direction. tag is written (enc) or checked. */
-static int gcm(int enc, const unsigned char *kek, const unsigned char *nonce, const char *aad,
-               const unsigned char *in, size_t len, unsigned char *out, unsigned char *tag)
-{
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int n = 0, ok = 0;
-
-    if (!c)
-        return 0;
-    if (EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, kek, nonce, enc) != 1 ||
-        EVP_CipherUpdate(c, NULL, &n, (const unsigned char *)aad, (int)strlen(aad)) != 1 ||
-        EVP_CipherUpdate(c, out, &n, in, (int)len) != 1)
-        goto out;
-    if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, tag) != 1)
-        goto out;
-    if (EVP_CipherFinal_ex(c, out + n, &n) != 1)
-        goto out;
-    ok = enc ? EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, GCM_TAG, tag) == 1 : 1;
-out:
-    EVP_CIPHER_CTX_free(c);
-    return ok;
-}
-
 int issuer_seal(const unsigned char kek[ISSUER_KEK_LEN], const char *aad, const unsigned char *in,
                 size_t len, unsigned char **out, size_t *outlen, struct bf_err *err)
 {
-    unsigned char *buf = malloc(GCM_NONCE + len + GCM_TAG);
+    size_t cap = len + BF_SEAL_OVERHEAD(BF_SEAL_BARE);
+    unsigned char *buf = malloc(cap);
+    int rc;
 
     if (!buf)
         return bf_err_set(err, BF_ENOMEM, "out of memory");
-    if (RAND_bytes(buf, GCM_NONCE) != 1 ||
-        !gcm(1, kek, buf, aad, in, len, buf + GCM_NONCE, buf + GCM_NONCE + len)) {
+    rc = bf_seal(kek, BF_SEAL_BARE, aad, in, len, buf, cap, outlen, err);
+    if (rc < 0) {
         free(buf);
-        return bf_err_set(err, BF_EINTERNAL, "AES-256-GCM encryption failed");
+        bf_err_prefix(err, "private key %s", aad);
+        return rc;
     }
     *out = buf;
-    *outlen = GCM_NONCE + len + GCM_TAG;
     return 0;
 }
 
 int issuer_open(const unsigned char kek[ISSUER_KEK_LEN], const char *aad, const unsigned char *in,
                 size_t len, unsigned char **out, size_t *outlen, struct bf_err *err)
 {
-    unsigned char tag[GCM_TAG], *buf;
-    size_t n;
+    size_t cap = len > BF_SEAL_OVERHEAD(BF_SEAL_BARE) ? len - BF_SEAL_OVERHEAD(BF_SEAL_BARE) : 0;
+    unsigned char *buf = malloc(cap ? cap : 1);
+    int rc;
 
-    if (len < GCM_NONCE + GCM_TAG)
-        return bf_err_set(err, BF_EINVAL, "private key %s: sealed blob too short", aad);
-    n = len - GCM_NONCE - GCM_TAG;
-    buf = malloc(n ? n : 1);
     if (!buf)
         return bf_err_set(err, BF_ENOMEM, "out of memory");
-    memcpy(tag, in + GCM_NONCE + n, GCM_TAG);
-    if (!gcm(0, kek, in, aad, in + GCM_NONCE, n, buf, tag)) {
-        OPENSSL_cleanse(buf, n);
-        free(buf);
-        return bf_err_set(err, BF_EDENIED,
-                          "private key %s: cannot decrypt (wrong issuer.kek, or tampered)", aad);
+    rc = bf_seal_open(kek, BF_SEAL_BARE, aad, in, len, buf, cap, outlen, err);
+    if (rc < 0) {
+        free(buf); /* bf_seal_open() wiped it */
+        bf_err_prefix(err, "private key %s (issuer.kek)", aad);
+        return rc;
     }
     *out = buf;
-    *outlen = n;
     return 0;
 }
 

@@ -13,12 +13,13 @@
 #include "badgeflow/err.h"
 #include "badgeflow/fetch.h"
 #include "badgeflow/pg.h"
+#include "badgeflow/seal.h"
 
 /* ---- configuration ([notifier]) ---- */
 
 extern const struct bf_cfg_def notifier_cfg_defs[];
 
-#define NOTIFIER_KEK_LEN 32 /* AES-256 key-encryption key */
+#define NOTIFIER_KEK_LEN BF_SEAL_KEK_LEN /* AES-256 key-encryption key */
 
 /* The [notifier] keys, read once at start. */
 struct notifier_cfg {
@@ -39,17 +40,17 @@ int notifier_cfg_read(const struct bf_cfg *cfg, struct notifier_cfg *out,
 
 /* ---- secrets (notifier_secret.c) ----
  * Stored format, the gateway's (docs/gateway.md, webhook_endpoints.secret_enc and
- * previous_secret_enc): bytea 0x01 (format version) || nonce(12) || AES-256-GCM ciphertext ||
- * tag(16) under the KEK, no AAD; the plaintext is the secret's text form "whsec_<base64>",
- * whose base64-decoded part is the HMAC key (the Standard Webhooks rule). */
+ * previous_secret_enc): bf_seal()'s BF_SEAL_V1, 0x01 (format version) || nonce(12) ||
+ * AES-256-GCM ciphertext || tag(16) under the KEK, no AAD; the plaintext is the secret's text form
+ * "whsec_<base64>", whose base64-decoded part is the HMAC key (the Standard Webhooks rule). */
 
 #define NOTIFIER_SECRET_MIN      24
 #define NOTIFIER_SECRET_MAX      64
 #define NOTIFIER_SECRET_TEXT_MAX 96 /* "whsec_" + base64 of 64 bytes + NUL */
-#define NOTIFIER_SEAL_OVERHEAD   (1 + 12 + 16)
+#define NOTIFIER_SEAL_OVERHEAD   BF_SEAL_OVERHEAD(BF_SEAL_V1)
 #define NOTIFIER_SEALED_MAX      (NOTIFIER_SEAL_OVERHEAD + NOTIFIER_SECRET_TEXT_MAX)
 
-/* Parse 64 hex digits into kek. 0 or -BF_EINVAL. */
+/* Parse 64 hex digits into kek: bf_seal_kek_parse(), kept for the CLI. 0 or -BF_EINVAL. */
 int notifier_kek_parse(const char *hex, unsigned char kek[NOTIFIER_KEK_LEN],
                        struct bf_err *err) BF_MUST_CHECK;
 

@@ -57,7 +57,7 @@ static void policy_read(const struct bf_cfg *cfg, struct bf_fetch_policy *p)
 int notifier_cfg_read(const struct bf_cfg *cfg, struct notifier_cfg *out, struct bf_err *err)
 {
     memset(out, 0, sizeof(*out));
-    if (notifier_kek_parse(bf_cfg_str(cfg, "notifier.secrets_kek"), out->kek, err) < 0)
+    if (bf_seal_kek_parse(bf_cfg_str(cfg, "notifier.secrets_kek"), out->kek, err) < 0)
         return bf_err_prefix(err, "notifier.secrets_kek");
     out->workers = (int)bf_cfg_int(cfg, "notifier.workers");
     out->max_in_flight = (int)bf_cfg_int(cfg, "notifier.max_in_flight");

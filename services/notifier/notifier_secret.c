@@ -1,61 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Webhook secrets at rest, in the gateway's format: 0x01 || nonce || AES-256-GCM ciphertext of
- * the "whsec_<base64>" text || tag, under the KEK. One small module: the one place to change. */
+/* Webhook secrets: their "whsec_<base64>" text, sealed at rest by bf_seal() in the gateway's
+ * layout (BF_SEAL_V1, no AAD). */
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "notifier.h"
 
-#define VERSION   1
-#define NONCE_LEN 12
-#define TAG_LEN   16
-#define WHSEC     "whsec_"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#define WHSEC "whsec_"
 
 int notifier_kek_parse(const char *hex, unsigned char kek[NOTIFIER_KEK_LEN], struct bf_err *err)
 {
-    if (!hex || strlen(hex) != 2 * (size_t)NOTIFIER_KEK_LEN)
-        return bf_err_set(err, BF_EINVAL, "must be %d hex digits (openssl rand -hex 32)",
-                          2 * NOTIFIER_KEK_LEN);
-    for (size_t i = 0; i < NOTIFIER_KEK_LEN; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return bf_err_set(err, BF_EINVAL, "must be hex digits only");
-        kek[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return 0;
-}
-
-/* One GCM pass (encrypt or decrypt) of len bytes from in to out with nonce; tag in/out. */
-static int gcm(bool enc, const unsigned char *kek, const unsigned char *nonce,
-               const unsigned char *in, size_t len, unsigned char *out, unsigned char *tag)
-{
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int n = 0, ok;
-
-    if (!c)
-        return -BF_ENOMEM;
-    ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, kek, nonce, enc ? 1 : 0) == 1 &&
-         (len == 0 || EVP_CipherUpdate(c, out, &n, in, (int)len) == 1);
-    if (ok && !enc)
-        ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1;
-    ok = ok && EVP_CipherFinal_ex(c, out + n, &n) == 1;
-    if (ok && enc)
-        ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1;
-    EVP_CIPHER_CTX_free(c);
-    return ok ? 0 : -BF_EINVAL;
+    return bf_seal_kek_parse(hex, kek, err);
 }
 
 int notifier_secret_seal(const unsigned char kek[NOTIFIER_KEK_LEN], const unsigned char *secret,
@@ -63,21 +20,16 @@ int notifier_secret_seal(const unsigned char kek[NOTIFIER_KEK_LEN], const unsign
                          struct bf_err *err)
 {
     char text[NOTIFIER_SECRET_TEXT_MAX];
-    size_t tl;
+    int rc;
 
     if (len < NOTIFIER_SECRET_MIN || len > NOTIFIER_SECRET_MAX)
         return bf_err_set(err, BF_EINVAL, "secret: %d..%d bytes", NOTIFIER_SECRET_MIN,
                           NOTIFIER_SECRET_MAX);
     notifier_secret_encode(secret, len, text, sizeof(text));
-    tl = strlen(text);
-    out[0] = VERSION;
-    if (RAND_bytes(out + 1, NONCE_LEN) != 1)
-        return bf_err_set(err, BF_EIO, "secret: no randomness for the nonce");
-    if (gcm(true, kek, out + 1, (const unsigned char *)text, tl, out + 1 + NONCE_LEN,
-            out + 1 + NONCE_LEN + tl) < 0)
-        return bf_err_set(err, BF_EINTERNAL, "secret: AES-256-GCM encryption failed");
-    *out_len = NOTIFIER_SEAL_OVERHEAD + tl;
-    return 0;
+    rc = bf_seal(kek, BF_SEAL_V1, NULL, text, strlen(text), out, NOTIFIER_SEALED_MAX, out_len, err);
+    if (rc < 0)
+        bf_err_prefix(err, "secret");
+    return rc;
 }
 
 int notifier_secret_open(const unsigned char kek[NOTIFIER_KEK_LEN], const unsigned char *sealed,
@@ -85,21 +37,16 @@ int notifier_secret_open(const unsigned char kek[NOTIFIER_KEK_LEN], const unsign
                          struct bf_err *err)
 {
     char text[NOTIFIER_SECRET_TEXT_MAX];
-    unsigned char tag[TAG_LEN];
-    size_t n;
+    size_t n = 0;
 
-    if (sealed_len <= NOTIFIER_SEAL_OVERHEAD || sealed_len >= NOTIFIER_SEALED_MAX ||
-        sealed[0] != VERSION)
-        return bf_err_set(err, BF_EINVAL,
-                          "secret_enc: %zu bytes is not a sealed secret of "
-                          "format 1",
-                          sealed_len);
-    n = sealed_len - NOTIFIER_SEAL_OVERHEAD;
-    memcpy(tag, sealed + 1 + NONCE_LEN + n, TAG_LEN);
-    if (gcm(false, kek, sealed + 1, sealed + 1 + NONCE_LEN, n, (unsigned char *)text, tag) < 0)
-        return bf_err_set(err, BF_EINVAL,
-                          "secret_enc: does not decrypt under "
-                          "notifier.secrets_kek (another key?)");
+    if (bf_seal_open(kek, BF_SEAL_V1, NULL, sealed, sealed_len, (unsigned char *)text,
+                     sizeof(text) - 1, &n, err) < 0) {
+        /* notifier.h's contract: any unusable secret_enc is bad input, whatever seal.c says */
+        bf_err_prefix(err, "secret_enc");
+        if (err)
+            err->code = BF_EINVAL;
+        return -BF_EINVAL;
+    }
     text[n] = '\0';
     if (notifier_secret_decode(text, out, len, err) < 0)
         return bf_err_prefix(err, "secret_enc");
