@@ -192,12 +192,33 @@ void tc_item_prefix(const char *tenant, const char *submission, const char *item
 /* ---- the worker ----------------------------------------------------------------------- */
 
 /*
+ * The media step of a job: probe input (fetched into scratch) as m and transcode it into
+ * scratch, filling res and meta. 0, or -BF_EINVAL with fail (the file breaks a rule or does not
+ * decode), or another -BF_E* with err.
+ */
+typedef int tc_media_fn(const char *input, const char *scratch, enum tc_media m,
+                        const struct tc_limits *lim, tc_progress_fn *progress, void *parg,
+                        struct tc_result *res, json_t *meta, struct tc_fail *fail,
+                        struct bf_err *err);
+tc_media_fn tc_worker_media;
+
+/* The media kind of an evidence kind ("video", "audio", else image). */
+enum tc_media tc_media_of(const char *kind);
+
+/* Set o[k] = v when `when` holds. */
+void tc_json_opt_int(json_t *o, const char *k, long long v, bool when);
+
+/*
  * Run one job described by the JSON file job_path (see transcoder_worker.c) and return the
  * result object: {"ok":true,"renditions":[...],"metadata":{...},...} or
  * {"ok":false,"code":...,"reason":...}. progress_fd (or -1) gets a byte now and then.
  * Caller frees with json_decref().
  */
-json_t *tc_worker_run(const char *job_path, int progress_fd);
+json_t *tc_worker_run(const char *job_path, int progress_fd, tc_media_fn *media);
+
+/* A worker's main(): confine, run the job named by argv[1], print the result. media: the media
+ * step, or NULL in the document worker. Returns the exit status. */
+int tc_worker_main(int argc, char **argv, tc_media_fn *media);
 
 /* Apply the worker's own limits (rlimits, no new privileges) from the job. 0 or -BF_E*. */
 int tc_worker_confine(const json_t *job, struct bf_err *err) BF_MUST_CHECK;
@@ -208,7 +229,8 @@ struct tc_runner;
 
 /* Where a job's worker runs and what it may do (from the config). */
 struct tc_runner_cfg {
-    const char *worker_path;
+    const char *worker_path;     /* media jobs */
+    const char *doc_worker_path; /* document and text jobs: no media library loaded */
     const char *scratch_dir;
     const char *media_root;
     const char *upload_root; /* "" or NULL: no file:// */

@@ -91,7 +91,9 @@ static int spawn_worker(struct tc_state *s, struct tc_slot *sl, const char *job)
 {
     posix_spawn_file_actions_t fa;
     char result[PATH_MAX + 16];
-    char *argv[] = {(char *)s->rc.worker_path, (char *)job, NULL};
+    bool light = strcmp(sl->kind, "document") == 0 || strcmp(sl->kind, "text") == 0;
+    const char *path = light ? s->rc.doc_worker_path : s->rc.worker_path;
+    char *argv[] = {(char *)path, (char *)job, NULL};
     int p[2], rc;
 
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -101,12 +103,12 @@ static int spawn_worker(struct tc_state *s, struct tc_slot *sl, const char *job)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, result, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, p[1], 3);
-    rc = posix_spawn(&sl->pid, s->rc.worker_path, &fa, NULL, argv, environ);
+    rc = posix_spawn(&sl->pid, path, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(p[1]);
     if (rc != 0) {
         close(p[0]);
-        bf_log_err("BF_TRANSCODER_SPAWN", "cannot start %s: %s", s->rc.worker_path, strerror(rc));
+        bf_log_err("BF_TRANSCODER_SPAWN", "cannot start %s: %s", path, strerror(rc));
         return -BF_EIO;
     }
     sl->pfd = p[0];

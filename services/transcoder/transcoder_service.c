@@ -22,7 +22,10 @@ const struct bf_cfg_def transcoder_cfg_defs[] = {
     {"transcoder", "jobs", BF_CFG_INT, "2", 1, 64, NULL, 0,
      "Parallel jobs (worker processes) per instance"},
     {"transcoder", "worker", BF_CFG_STR, "", 0, 0, NULL, 0,
-     "Path of badgeflow-transcode-worker; empty: beside this binary"},
+     "Path of badgeflow-transcode-worker (media jobs); empty: beside this binary"},
+    {"transcoder", "doc_worker", BF_CFG_STR, "", 0, 0, NULL, 0,
+     "Path of badgeflow-transcode-docworker (document and text jobs, no media libraries);"
+     " empty: beside this binary"},
     {"transcoder", "media_root", BF_CFG_STR, "/var/lib/badgeflow/media", 0, 0, NULL, 0,
      "Directory of the local media store (renditions are published here)"},
     {"transcoder", "scratch_dir", BF_CFG_STR, "/var/tmp/badgeflow-transcoder", 0, 0, NULL, 0,
@@ -85,8 +88,8 @@ static const struct bf_event_handler handlers[] = {
     {NULL, NULL, NULL},
 };
 
-/* The worker beside this binary when the config names none. */
-static void worker_path(const char *cfg, char *out, size_t n)
+/* The worker binary `name` beside this binary when the config names none. */
+static void worker_path(const char *cfg, const char *name, char *out, size_t n)
 {
     char exe[PATH_MAX];
     ssize_t len;
@@ -97,7 +100,7 @@ static void worker_path(const char *cfg, char *out, size_t n)
     }
     len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[len > 0 ? len : 0] = '\0';
-    snprintf(out, n, "%s/badgeflow-transcode-worker", dirname(exe));
+    snprintf(out, n, "%s/%s", dirname(exe), name);
 }
 
 static void read_limits(const struct bf_cfg *c, struct tc_limits *l)
@@ -124,10 +127,16 @@ static char *dup_cfg(const struct bf_cfg *c, const char *k)
     return strdup(bf_cfg_str(c, k));
 }
 
-static void read_runner(const struct bf_cfg *c, struct tc_runner_cfg *r, char *worker, size_t n)
+static char worker_buf[PATH_MAX], doc_worker_buf[PATH_MAX];
+
+static void read_runner(const struct bf_cfg *c, struct tc_runner_cfg *r)
 {
-    worker_path(bf_cfg_str(c, "transcoder.worker"), worker, n);
-    r->worker_path = worker;
+    worker_path(bf_cfg_str(c, "transcoder.worker"), "badgeflow-transcode-worker", worker_buf,
+                sizeof(worker_buf));
+    worker_path(bf_cfg_str(c, "transcoder.doc_worker"), "badgeflow-transcode-docworker",
+                doc_worker_buf, sizeof(doc_worker_buf));
+    r->worker_path = worker_buf;
+    r->doc_worker_path = doc_worker_buf;
     r->scratch_dir = dup_cfg(c, "transcoder.scratch_dir");
     r->media_root = dup_cfg(c, "transcoder.media_root");
     r->upload_root = dup_cfg(c, "transcoder.upload_root");
@@ -157,8 +166,6 @@ static void metrics(struct tc_state *s)
                                    "1 while back-pressure pauses the consumer", NULL);
 }
 
-static char worker_buf[PATH_MAX];
-
 static int tc_init(struct bf_daemon *d, void **state, struct bf_err *err)
 {
     const struct bf_cfg *c = bf_daemon_cfg(d);
@@ -169,7 +176,7 @@ static int tc_init(struct bf_daemon *d, void **state, struct bf_err *err)
         return bf_err_set(err, BF_ENOMEM, "out of memory");
     *state = s;
     s->d = d;
-    read_runner(c, &s->rc, worker_buf, sizeof(worker_buf));
+    read_runner(c, &s->rc);
     s->test_delay_ms = bf_cfg_int(c, "transcoder.test_worker_delay");
     s->slots = calloc((size_t)s->rc.jobs, sizeof(*s->slots));
     if (!s->slots || !s->rc.scratch_dir || !s->rc.media_root || !s->rc.upload_root)
@@ -177,6 +184,9 @@ static int tc_init(struct bf_daemon *d, void **state, struct bf_err *err)
     if (access(s->rc.worker_path, X_OK) < 0)
         return bf_err_set(err, BF_EINVAL, "transcoder.worker: %s is not executable",
                           s->rc.worker_path);
+    if (access(s->rc.doc_worker_path, X_OK) < 0)
+        return bf_err_set(err, BF_EINVAL, "transcoder.doc_worker: %s is not executable",
+                          s->rc.doc_worker_path);
     if (mkdir(s->rc.scratch_dir, 0700) < 0 && access(s->rc.scratch_dir, W_OK) < 0)
         return bf_err_set(err, BF_EINVAL, "transcoder.scratch_dir: cannot use %s",
                           s->rc.scratch_dir);

@@ -2,6 +2,7 @@
 /* Small helpers of the transcoder: failures with teacher-facing words, default limits. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "transcoder.h"
 
@@ -49,4 +50,17 @@ void tc_limits_default(struct tc_limits *lim)
         .maxrate_720_k = 2500,
         .maxrate_360_k = 800,
     };
+}
+
+void tc_json_opt_int(json_t *o, const char *k, long long v, bool when)
+{
+    if (when)
+        json_object_set_new(o, k, json_integer(v));
+}
+
+enum tc_media tc_media_of(const char *kind)
+{
+    return strcmp(kind, "video") == 0   ? TC_MEDIA_VIDEO
+           : strcmp(kind, "audio") == 0 ? TC_MEDIA_AUDIO
+                                        : TC_MEDIA_IMAGE;
 }

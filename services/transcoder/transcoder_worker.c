@@ -2,7 +2,7 @@
 /* The worker process: confine itself, fetch one item, validate, transcode, store, report. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libavformat/avformat.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -168,12 +168,6 @@ static int file_sha256(const char *path, char hex[65], long long *bytes)
     return rc;
 }
 
-static void set_opt_int(json_t *o, const char *k, long long v, bool when)
-{
-    if (when)
-        json_object_set_new(o, k, json_integer(v));
-}
-
 /* Store one output under prefix and describe it as a rendition (plus audio_codec, which only
  * the database keeps). */
 static int put_output(struct tc_store *st, const char *prefix, const struct tc_output *o,
@@ -192,9 +186,9 @@ static int put_output(struct tc_store *st, const char *prefix, const struct tc_o
                   "bytes", (json_int_t)bytes, "sha256", hex);
     if (!r)
         return bf_err_set(err, BF_ENOMEM, "out of memory");
-    set_opt_int(r, "width", o->width, o->width > 0);
-    set_opt_int(r, "height", o->height, o->height > 0);
-    set_opt_int(r, "duration_ms", o->duration_ms, o->duration_ms >= 0);
+    tc_json_opt_int(r, "width", o->width, o->width > 0);
+    tc_json_opt_int(r, "height", o->height, o->height > 0);
+    tc_json_opt_int(r, "duration_ms", o->duration_ms, o->duration_ms >= 0);
     if (o->codec[0])
         json_object_set_new(r, "codec", json_string(o->codec));
     if (o->audio_codec[0])
@@ -210,6 +204,7 @@ struct job {
     const char *kind, *prefix, *scratch;
     struct tc_limits lim;
     struct tc_store *store;
+    tc_media_fn *media; /* NULL in the document worker, which links no media library */
     int progress_fd;
     char input[4096];
     char sha256[65];
@@ -320,65 +315,6 @@ static int text(struct job *jb, const char *t, struct tc_result *res, json_t *me
     return 0;
 }
 
-/* The media type of what the demuxer recognised (the sniffed type, not the declared one). */
-static const char *media_type(const char *container, enum tc_media m)
-{
-    static const struct {
-        const char *prefix, *video, *audio;
-    } map[] = {{"mov,", "video/mp4", "audio/mp4"}, {"matroska", "video/webm", "audio/webm"},
-               {"avi", "video/x-msvideo", NULL},   {"mpegts", "video/mp2t", NULL},
-               {"ogg", "video/ogg", "audio/ogg"},  {"wav", NULL, "audio/wav"},
-               {"mp3", NULL, "audio/mpeg"},        {"flac", NULL, "audio/flac"},
-               {"aac", NULL, "audio/aac"},         {"jpeg_pipe", "image/jpeg", NULL},
-               {"png_pipe", "image/png", NULL},    {"webp_pipe", "image/webp", NULL},
-               {"gif", "image/gif", NULL},         {"bmp_pipe", "image/bmp", NULL},
-               {"tiff_pipe", "image/tiff", NULL}};
-
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strncmp(container, map[i].prefix, strlen(map[i].prefix)) == 0)
-            return m == TC_MEDIA_AUDIO && map[i].audio ? map[i].audio
-                   : map[i].video                      ? map[i].video
-                                                       : map[i].audio;
-    return NULL;
-}
-
-static void media_meta(const struct tc_probe *p, enum tc_media m, json_t *meta)
-{
-    const char *ct = media_type(p->container, m);
-
-    if (ct)
-        json_object_set_new(meta, "content_type", json_string(ct));
-    set_opt_int(meta, "duration_ms", p->duration_ms, p->duration_ms >= 0 && m != TC_MEDIA_IMAGE);
-    set_opt_int(meta, "width", p->width, p->width > 0);
-    set_opt_int(meta, "height", p->height, p->height > 0);
-    if (p->video_codec[0])
-        json_object_set_new(meta, "video_codec", json_string(p->video_codec));
-    if (p->audio_codec[0])
-        json_object_set_new(meta, "audio_codec", json_string(p->audio_codec));
-    json_object_set_new(meta, "container", json_string(p->container));
-}
-
-static int media(struct job *jb, enum tc_media m, struct tc_result *res, json_t *meta,
-                 struct tc_fail *fail, struct bf_err *err)
-{
-    AVFormatContext *in = NULL;
-    struct tc_probe info;
-    int rc = tc_probe_open(jb->input, m, &jb->lim, &in, &info, fail);
-
-    if (rc < 0)
-        return rc;
-    media_meta(&info, m, meta);
-    rc = m == TC_MEDIA_IMAGE
-             ? tc_transcode_image(in, &info, &jb->lim, jb->scratch, res, fail, err)
-             : tc_transcode_av(in, &info, m, &jb->lim, jb->scratch, beat, jb, res, fail, err);
-    avformat_close_input(&in);
-    if (rc == 0 && m == TC_MEDIA_IMAGE) { /* the picture as shown: EXIF orientation applied */
-        json_object_set_new(meta, "width", json_integer(res->out[0].width));
-        json_object_set_new(meta, "height", json_integer(res->out[0].height));
-    }
-    return rc;
-}
-
 static int process(struct job *jb, struct tc_result *res, json_t *meta, struct tc_fail *fail,
                    bool *retry, struct bf_err *err)
 {
@@ -393,11 +329,10 @@ static int process(struct job *jb, struct tc_result *res, json_t *meta, struct t
     json_object_set_new(meta, "bytes", json_integer(jb->bytes));
     if (strcmp(jb->kind, "document") == 0)
         return document(jb, res, meta, fail);
-    return media(jb,
-                 strcmp(jb->kind, "video") == 0   ? TC_MEDIA_VIDEO
-                 : strcmp(jb->kind, "audio") == 0 ? TC_MEDIA_AUDIO
-                                                  : TC_MEDIA_IMAGE,
-                 res, meta, fail, err);
+    if (!jb->media)
+        return bf_err_set(err, BF_EINTERNAL, "a %s job came to the document worker", jb->kind);
+    return jb->media(jb->input, jb->scratch, tc_media_of(jb->kind), &jb->lim, beat, jb, res, meta,
+                     fail, err);
 }
 
 /* Store every output, then the manifest (last: its presence means "all stored"). */
@@ -478,11 +413,11 @@ static void test_delay(struct job *jb, long long ms)
     }
 }
 
-json_t *tc_worker_run(const char *job_path, int progress_fd)
+json_t *tc_worker_run(const char *job_path, int progress_fd, tc_media_fn *media)
 {
     struct bf_err err = {0};
     json_t *j = json_load_file(job_path, 0, NULL), *out = NULL;
-    struct job jb = {.j = j, .progress_fd = progress_fd};
+    struct job jb = {.j = j, .progress_fd = progress_fd, .media = media};
 
     jb.kind = jstr(j, "kind");
     jb.prefix = jstr(j, "prefix");
@@ -501,4 +436,37 @@ json_t *tc_worker_run(const char *job_path, int progress_fd)
     mem_reserve = NULL;
     json_decref(j);
     return out;
+}
+
+/* fd 3, when open, is the progress pipe the runner watches (its no-progress watchdog). */
+static int progress_fd(void)
+{
+    return fcntl(3, F_GETFD) >= 0 ? 3 : -1;
+}
+
+int tc_worker_main(int argc, char **argv, tc_media_fn *media)
+{
+    struct bf_err err = {0};
+    json_t *job, *out;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s JOB_FILE\n", argv[0]);
+        return 2;
+    }
+    /* glibc reserves a 64 MiB heap per thread that allocates (up to 8 per core): with a
+     * dozen codec threads that alone would eat a tight RLIMIT_AS. Four arenas suffice: the
+     * pictures come from libav's buffer pools. */
+    mallopt(M_ARENA_MAX, 4);
+    job = json_load_file(argv[1], 0, NULL);
+    if (!job || tc_worker_confine(job, &err) < 0) {
+        fprintf(stderr, "%s: %s\n", argv[0], job ? err.msg : "bad job file");
+        json_decref(job);
+        return 1;
+    }
+    json_decref(job);
+    out = tc_worker_run(argv[1], progress_fd(), media);
+    if (!out || json_dumpf(out, stdout, JSON_COMPACT) < 0 || fflush(stdout) != 0)
+        return 1;
+    json_decref(out);
+    return 0;
 }
