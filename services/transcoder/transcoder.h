@@ -235,7 +235,8 @@ struct tc_runner_cfg {
     const char *media_root;
     const char *upload_root; /* "" or NULL: no file:// */
     bool allow_loopback, allow_http;
-    int jobs;
+    int jobs;     /* slots of media jobs */
+    int doc_jobs; /* slots of document and text jobs, after them */
     long long deadline_ms, stall_ms, lease_ms;
     long long mem_bytes, cpu_s, fsize_bytes;
     int backlog_pause;

@@ -87,8 +87,9 @@ const struct tc_sql tc_sql_cancel = {
     "tc_cancel", "DELETE FROM transcoder_jobs WHERE tenant_id = $1 AND submission_id = $2"
                  " AND (lease_owner IS NULL OR lease_until < now())"};
 
-/* Claim up to $2 jobs: pending items of processing submissions whose lease is free or
- * expired. SKIP LOCKED lets instances claim side by side without waiting on each other. */
+/* Claim up to $2 jobs of one pool ($4: document and text jobs, or media jobs): pending items
+ * of processing submissions whose lease is free or expired. SKIP LOCKED lets instances claim
+ * side by side without waiting on each other. */
 /*
  * The jobs a runner may take now: pending items of submissions still processing, with no
  * live lease. One definition for the claim and the back-pressure count: a count that also
@@ -104,6 +105,7 @@ const struct tc_sql tc_sql_cancel = {
 const struct tc_sql tc_sql_claim = {
     "tc_claim",
     "WITH c AS (SELECT j.tenant_id, j.submission_id, j.item_id " TC_CLAIMABLE
+    " AND (e.kind IN ('document', 'text')) = $4::boolean"
     " ORDER BY j.created_at LIMIT $2 FOR UPDATE OF j SKIP LOCKED)"
     " UPDATE transcoder_jobs j SET lease_owner = $1,"
     " lease_until = now() + ($3::bigint * interval '1 millisecond'), attempts = j.attempts + 1"

@@ -32,6 +32,7 @@ extern const struct tc_sql tc_sql_tenant, tc_sql_exists, tc_sql_pilot, tc_sql_ed
 /* One running worker. */
 struct tc_slot {
     bool used;
+    bool light; /* the pool of document and text jobs (badgeflow-transcode-docworker) */
     pid_t pid;
     int pfd;               /* progress pipe, read end */
     long long start, last; /* monotonic ms: started, last progress */
@@ -48,7 +49,7 @@ struct tc_state {
     long long cat_loaded; /* monotonic ms of the last (re)load */
     char owner[160];      /* this instance's lease owner id */
     struct tc_slot *slots;
-    long long next_claim, next_renew, next_backlog;
+    long long next_claim[2], next_renew, next_backlog; /* next_claim per pool */
     long long backlog;
     bool paused;
     long long test_delay_ms;

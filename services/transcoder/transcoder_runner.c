@@ -91,8 +91,7 @@ static int spawn_worker(struct tc_state *s, struct tc_slot *sl, const char *job)
 {
     posix_spawn_file_actions_t fa;
     char result[PATH_MAX + 16];
-    bool light = strcmp(sl->kind, "document") == 0 || strcmp(sl->kind, "text") == 0;
-    const char *path = light ? s->rc.doc_worker_path : s->rc.worker_path;
+    const char *path = sl->light ? s->rc.doc_worker_path : s->rc.worker_path;
     char *argv[] = {(char *)path, (char *)job, NULL};
     int p[2], rc;
 
@@ -124,6 +123,7 @@ static int start_job(struct tc_state *s, struct tc_slot *sl, const PGresult *r, 
     snprintf(sl->sub, sizeof(sl->sub), "%s", tc_val(r, i, 1));
     snprintf(sl->item, sizeof(sl->item), "%s", tc_val(r, i, 2));
     snprintf(sl->kind, sizeof(sl->kind), "%s", tc_val(r, i, 3));
+    sl->light = strcmp(sl->kind, "document") == 0 || strcmp(sl->kind, "text") == 0;
     sl->attempts = (int)strtol(tc_val(r, i, 8), NULL, 10);
     snprintf(sl->dir, sizeof(sl->dir), "%s/job.XXXXXX", s->rc.scratch_dir);
     if (!mkdtemp(sl->dir) || write_job(s, r, i, sl->dir, job, sizeof(job)) < 0 ||
@@ -230,7 +230,7 @@ static void done(struct tc_state *s, struct tc_slot *sl, int status)
     close(sl->pfd);
     rm_tree(sl->dir);
     sl->used = false;
-    s->next_claim = 0; /* a slot is free: claim at once */
+    s->next_claim[sl->light] = 0; /* a slot is free: claim at once */
 }
 
 /* ---- watching -------------------------------------------------------------------------------- */
@@ -259,32 +259,45 @@ static void watch(struct tc_state *s, struct tc_slot *sl, long long now)
     done(s, sl, status);
 }
 
-static int free_slots(const struct tc_state *s)
+/* Every slot: the media pool [0, jobs), then the document pool [jobs, jobs + doc_jobs). */
+static int all_slots(const struct tc_state *s)
+{
+    return s->rc.jobs + s->rc.doc_jobs;
+}
+
+static int free_slots(const struct tc_state *s, bool light)
 {
     int n = 0;
 
-    for (int i = 0; i < s->rc.jobs; i++)
-        n += !s->slots[i].used;
+    for (int i = 0; i < all_slots(s); i++)
+        n += !s->slots[i].used && (i >= s->rc.jobs) == light;
     return n;
 }
 
-static void claim(struct tc_state *s, int n)
+/* The next free slot of a pool at or after k, or -1. */
+static int next_free(const struct tc_state *s, bool light, int k)
+{
+    for (; k < all_slots(s); k++)
+        if (!s->slots[k].used && (k >= s->rc.jobs) == light)
+            return k;
+    return -1;
+}
+
+static void claim(struct tc_state *s, int n, bool light)
 {
     char nb[16], lease[24];
     struct bf_err err = {0};
-    const char *p[3] = {s->owner, nb, lease};
+    const char *p[4] = {s->owner, nb, lease, light ? "true" : "false"};
     PGresult *r;
 
     snprintf(nb, sizeof(nb), "%d", n);
     snprintf(lease, sizeof(lease), "%lld", s->rc.lease_ms);
-    if (!(r = tc_q(bf_daemon_pg(s->d), &tc_sql_claim, 3, p, &err))) {
+    if (!(r = tc_q(bf_daemon_pg(s->d), &tc_sql_claim, 4, p, &err))) {
         bf_log_warn("BF_TRANSCODER_DB", "cannot claim jobs: %s", err.msg);
         return;
     }
-    for (int i = 0, k = 0; i < PQntuples(r); i++) {
-        while (k < s->rc.jobs && s->slots[k].used)
-            k++;
-        if (k == s->rc.jobs || start_job(s, &s->slots[k], r, i) < 0)
+    for (int i = 0, k = 0; i < PQntuples(r); i++, k++) {
+        if ((k = next_free(s, light, k)) < 0 || start_job(s, &s->slots[k], r, i) < 0)
             break; /* unstarted claims run again when their lease expires */
     }
     PQclear(r);
@@ -296,7 +309,7 @@ static char *running_jobs(const struct tc_state *s)
     json_t *list = json_array();
     char *text;
 
-    for (int i = 0; i < s->rc.jobs; i++) {
+    for (int i = 0; i < all_slots(s); i++) {
         const struct tc_slot *sl = &s->slots[i];
         if (sl->used)
             json_array_append_new(list, json_pack("[sss]", sl->tenant, sl->sub, sl->item));
@@ -319,8 +332,8 @@ static void renew(struct tc_state *s)
     free(jobs);
 }
 
-/* Back-pressure: pause the consumer while every slot is busy and the backlog is over the
- * bound; resume when it drains to half. The consumer keeps polling either way. */
+/* Back-pressure: pause the consumer while every slot of a pool is busy and the backlog is over
+ * the bound; resume when it drains to half. The consumer keeps polling either way. */
 static void pressure(struct tc_state *s, long long now)
 {
     struct bf_err err = {0};
@@ -335,7 +348,8 @@ static void pressure(struct tc_state *s, long long now)
             PQclear(r);
         }
     }
-    bool busy = free_slots(s) == 0 && s->backlog > s->rc.backlog_pause;
+    bool full = free_slots(s, false) == 0 || free_slots(s, true) == 0;
+    bool busy = full && s->backlog > s->rc.backlog_pause;
     if (busy != s->paused && (busy || s->backlog <= s->rc.backlog_pause / 2)) {
         s->paused = busy;
         bf_daemon_pause(s->d, busy);
@@ -350,7 +364,7 @@ void tc_runner_tick(struct tc_state *s)
     long long now = bf_mono_ms();
     int n;
 
-    for (int i = 0; i < s->rc.jobs; i++)
+    for (int i = 0; i < all_slots(s); i++)
         if (s->slots[i].used)
             watch(s, &s->slots[i], now);
     if (bf_pg_in_tx(bf_daemon_pg(s->d)) || bf_daemon_stopping(s->d))
@@ -359,10 +373,11 @@ void tc_runner_tick(struct tc_state *s)
         s->next_renew = now + s->rc.lease_ms / 3;
         renew(s);
     }
-    if ((n = free_slots(s)) > 0 && now >= s->next_claim) {
-        s->next_claim = now + 500;
-        claim(s, n);
-    }
+    for (int light = 0; light <= 1; light++)
+        if ((n = free_slots(s, light)) > 0 && now >= s->next_claim[light]) {
+            s->next_claim[light] = now + 500;
+            claim(s, n, light);
+        }
     pressure(s, now);
 }
 
@@ -372,7 +387,7 @@ void tc_runner_stop(struct tc_state *s)
     const char *p[1] = {s->owner};
     int status;
 
-    for (int i = 0; s->slots && i < s->rc.jobs; i++) {
+    for (int i = 0; s->slots && i < all_slots(s); i++) {
         struct tc_slot *sl = &s->slots[i];
         if (!sl->used)
             continue;

@@ -20,7 +20,10 @@
 
 const struct bf_cfg_def transcoder_cfg_defs[] = {
     {"transcoder", "jobs", BF_CFG_INT, "2", 1, 64, NULL, 0,
-     "Parallel jobs (worker processes) per instance"},
+     "Parallel media jobs (video, audio, image worker processes) per instance"},
+    {"transcoder", "doc_jobs", BF_CFG_INT, "4", 1, 64, NULL, 0,
+     "Parallel document and text jobs per instance: their own slots, so that long videos"
+     " never hold up a reflection"},
     {"transcoder", "worker", BF_CFG_STR, "", 0, 0, NULL, 0,
      "Path of badgeflow-transcode-worker (media jobs); empty: beside this binary"},
     {"transcoder", "doc_worker", BF_CFG_STR, "", 0, 0, NULL, 0,
@@ -143,6 +146,7 @@ static void read_runner(const struct bf_cfg *c, struct tc_runner_cfg *r)
     r->allow_loopback = bf_cfg_bool(c, "transcoder.allow_loopback");
     r->allow_http = bf_cfg_bool(c, "transcoder.allow_http");
     r->jobs = (int)bf_cfg_int(c, "transcoder.jobs");
+    r->doc_jobs = (int)bf_cfg_int(c, "transcoder.doc_jobs");
     r->deadline_ms = bf_cfg_int(c, "transcoder.worker_deadline");
     r->stall_ms = bf_cfg_int(c, "transcoder.worker_stall");
     r->lease_ms = bf_cfg_int(c, "transcoder.lease");
@@ -178,7 +182,7 @@ static int tc_init(struct bf_daemon *d, void **state, struct bf_err *err)
     s->d = d;
     read_runner(c, &s->rc);
     s->test_delay_ms = bf_cfg_int(c, "transcoder.test_worker_delay");
-    s->slots = calloc((size_t)s->rc.jobs, sizeof(*s->slots));
+    s->slots = calloc((size_t)s->rc.jobs + (size_t)s->rc.doc_jobs, sizeof(*s->slots));
     if (!s->slots || !s->rc.scratch_dir || !s->rc.media_root || !s->rc.upload_root)
         return bf_err_set(err, BF_ENOMEM, "out of memory");
     if (access(s->rc.worker_path, X_OK) < 0)
