@@ -50,6 +50,14 @@ def video_submission(kafka, tenant, video_uri, **kw):
     ], **kw)
 
 
+def small_submission(kafka, tenant):
+    """A submission of a document and two texts: no media, quick jobs."""
+    return submit(kafka, tenant, "vco.facilitating-online-discussion", [
+        item("x1", "document", "discussion-export", f("plan.pdf")),
+        item("x2", "text", "annotated-moves", text="moves"),
+        item("x3", "text", "reflection", text="reflection")])
+
+
 def store_path(tmp_path, rendition):
     return tmp_path / "store" / rendition["uri"]
 
@@ -290,10 +298,7 @@ def test_vfr_and_cover_art(world, kafka, daemons, tmp_path):
 def test_back_pressure_pauses_and_resumes(world, kafka, daemons, tmp_path):
     d = start_transcoder(daemons, kafka, tmp_path, MEDIA, jobs="1", backlog_pause="1",
                          test_worker_delay="2s")
-    subs = [submit(kafka, world, "vco.facilitating-online-discussion", [
-        item("x1", "document", "discussion-export", f("plan.pdf")),
-        item("x2", "text", "annotated-moves", text="moves"),
-        item("x3", "text", "reflection", text="reflection")]) for _ in range(2)]
+    subs = [small_submission(kafka, world) for _ in range(2)]
     kafka.flush()
     wait_for(lambda: [x for x in d.codes("BF_TRANSCODER_PAUSE") if x["msg"] == "consumer paused"]
              or None, 60, what="the consumer paused")

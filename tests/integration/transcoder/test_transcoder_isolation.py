@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for
-from tc_helpers import (READY, REJECTED, evidence_events, ff, item, outcomes, start_transcoder,
-                        submit, worker_pids)
-from test_transcoder import MEDIA, f, media, video_submission, world  # noqa: F401 (fixtures)
+from tc_helpers import (READY, REJECTED, evidence_events, ff, outcomes, start_transcoder,
+                        worker_pids)
+from test_transcoder import (MEDIA, f, media, small_submission, video_submission,  # noqa: F401
+                             world)
 
 HD = "hd1080.mp4"
 
@@ -31,14 +32,6 @@ def hd(media):  # noqa: F811 (the fixture imported above)
            "-shortest", str(tmp))
         tmp.rename(path)
     return path
-
-
-def small_submission(kafka, tenant):
-    """A submission of a document and two texts: no media, quick jobs."""
-    return submit(kafka, tenant, "vco.facilitating-online-discussion", [
-        item("x1", "document", "discussion-export", f("plan.pdf")),
-        item("x2", "text", "annotated-moves", text="moves"),
-        item("x3", "text", "reflection", text="reflection")])
 
 
 def item_row(db, tenant, sub, item_id):

@@ -10,15 +10,9 @@ import os
 import signal
 
 from conftest import wait_for
-from tc_helpers import READY, item, outcomes, start_transcoder, submit, worker_pids
-from test_transcoder import MEDIA, f, media, video_submission, world  # noqa: F401 (fixtures)
-
-
-def text_submission(kafka, tenant):
-    return submit(kafka, tenant, "vco.facilitating-online-discussion", [
-        item("x1", "document", "discussion-export", f("plan.pdf")),
-        item("x2", "text", "annotated-moves", text="moves"),
-        item("x3", "text", "reflection", text="reflection")])
+from tc_helpers import READY, outcomes, start_transcoder, worker_pids
+from test_transcoder import (MEDIA, f, media, small_submission, video_submission,  # noqa: F401
+                             world)
 
 
 def test_a_stuck_media_job_does_not_hold_up_documents(world, kafka, daemons, tmp_path):
@@ -30,7 +24,7 @@ def test_a_stuck_media_job_does_not_hold_up_documents(world, kafka, daemons, tmp
                              or None, 60, what="the video's worker")))
     os.kill(pid, signal.SIGSTOP)  # the only media slot is taken, for as long as it likes
     try:
-        others = [text_submission(kafka, world) for _ in range(3)]
+        others = [small_submission(kafka, world) for _ in range(3)]
         kafka.flush()
         got = outcomes(kafka, others, timeout=60)
         assert all(got[o][0] == READY for o in others), got
