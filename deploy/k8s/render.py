@@ -52,7 +52,8 @@ COMMON_SECRETS = [
 SERVICES = {
     "gateway": {
         "consumes": [],
-        "secrets": [("BADGEFLOW_GATEWAY_SECRETS_KEK", "webhook-secrets-kek", False)],
+        "secrets": [("BADGEFLOW_GATEWAY_SECRETS_KEK", "webhook-secrets-kek", False),
+                    ("BADGEFLOW_REDIS_PASSWORD", "redis-password", True)],
         "api_port": True,  # [gateway] listen: the districts' API
         "volumes": [("uploads", "/var/lib/badgeflow/uploads", False)],
         "hpa": {"min": 2, "max": 8, "cpu": 70},
@@ -304,7 +305,7 @@ SECRET_EXAMPLE_HEADER = """\
 #   kafka-extra              optional: librdkafka properties for SASL/TLS, name=value,...
 #                            (e.g. security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512,
 #                            sasl.username=...,sasl.password=...)
-#   redis-password           optional: Redis AUTH (the router)
+#   redis-password           optional: Redis AUTH (the router, the gateway's rate limit)
 #   issuer-kek               64 hex digits: encrypts the signing keys at rest (the issuer)
 #   webhook-secrets-kek      64 hex digits: seals webhook secrets (gateway AND notifier)
 #   analytics-pseudonym-key  32+ characters: HMAC key of the analytics pseudonyms

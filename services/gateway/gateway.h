@@ -40,10 +40,14 @@ struct bf_pg *gw_pool_get(struct gw_pool *p, struct bf_err *err);
 /* Give it back (rolls back a transaction left open). */
 void gw_pool_put(struct gw_pool *p, struct bf_pg *pg);
 
-/* ---- rate limit: one token bucket per key, in this process ---- */
+/* ---- rate limit: one token bucket per key, shared in Redis or in this process ---- */
 
 struct gw_limit;
-struct gw_limit *gw_limit_new(double per_s, double burst);
+struct bf_redis;
+/* per_s tokens a second up to burst. redis (owned; NULL: this process only) holds the buckets
+ * every instance shares; while it does not answer, each instance limits alone. */
+struct gw_limit *gw_limit_new(double per_s, double burst, struct bf_redis *redis,
+                              const char *prefix);
 void gw_limit_free(struct gw_limit *l);
 /* Take one token for key at now_ms: true if allowed, else *retry_s gets the wait (>= 1). */
 bool gw_limit_take(struct gw_limit *l, const char *key, int64_t now_ms, int *retry_s);

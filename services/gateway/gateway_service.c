@@ -7,6 +7,7 @@
 #include "badgeflow/catalogue_pg.h"
 #include "badgeflow/kafka.h"
 #include "badgeflow/log.h"
+#include "badgeflow/redis.h"
 #include "gateway.h"
 
 const struct bf_cfg_def gateway_cfg_defs[] = {
@@ -26,6 +27,11 @@ const struct bf_cfg_def gateway_cfg_defs[] = {
      "requests per second each API key may make on average (0: no limit)"},
     {"gateway", "rate_burst", BF_CFG_INT, "40", 1, 100000, NULL, 0,
      "requests a key may make at once before the rate applies"},
+    {"gateway", "rate_shared", BF_CFG_BOOL, "true", 0, 0, NULL, 0,
+     "keep the rate buckets in Redis ([redis]) so that every gateway instance shares a key's"
+     " rate; while Redis does not answer each instance limits alone"},
+    {"gateway", "rate_prefix", BF_CFG_STR, "bf:gateway:rate:", 0, 0, NULL, 0,
+     "prefix of the rate buckets' Redis keys"},
     {"gateway", "cors_origins", BF_CFG_STR, "", 0, 0, NULL, 0,
      "origins allowed by CORS: empty for none, * for any, or a comma-separated list"},
     {"gateway", "public_base", BF_CFG_STR, "http://127.0.0.1:8090", 0, 0, NULL, 0,
@@ -94,6 +100,24 @@ static void topics_create(struct gw *gw)
 }
 
 /* The catalogue comes from PostgreSQL (what `badgeflow catalogue load` stored). */
+/* The rate limit: shared through its own Redis connection unless gateway.rate_shared is off. */
+static struct gw_limit *limit_new(const struct bf_cfg *c, long long per_s, struct bf_err *err)
+{
+    struct bf_redis *redis = NULL;
+    struct gw_limit *l;
+
+    if (bf_cfg_bool(c, "gateway.rate_shared") &&
+        !(redis = bf_redis_new(bf_cfg_str(c, "redis.host"), (int)bf_cfg_int(c, "redis.port"),
+                               bf_cfg_str(c, "redis.password"), (int)bf_cfg_int(c, "redis.db"),
+                               bf_cfg_int(c, "redis.timeout"), err)))
+        return NULL;
+    l = gw_limit_new((double)per_s, (double)bf_cfg_int(c, "gateway.rate_burst"), redis,
+                     bf_cfg_str(c, "gateway.rate_prefix"));
+    if (!l)
+        bf_err_set(err, BF_ENOMEM, "out of memory");
+    return l;
+}
+
 static int init(struct bf_daemon *d, void **state, struct bf_err *err)
 {
     struct gw *gw = calloc(1, sizeof(*gw));
@@ -111,9 +135,8 @@ static int init(struct bf_daemon *d, void **state, struct bf_err *err)
     gw->cat = bf_cat_load_pg(bf_daemon_pg(d), err);
     if (!gw->cat)
         goto fail;
-    gw->limit = per_s > 0
-                    ? gw_limit_new((double)per_s, (double)bf_cfg_int(gw->cfg, "gateway.rate_burst"))
-                    : NULL;
+    if (per_s > 0 && !(gw->limit = limit_new(gw->cfg, per_s, err)))
+        goto fail;
     topics_create(gw);
     gw->pool = gw_pool_new(gw->cfg, (int)threads, err);
     if (!gw->pool)

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the gateway's core: routes, problem pointers, rate buckets, sealed secrets,
  * upload sniffing. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "badgeflow/redis.h"
 #include "bf_test.h"
 #include "gateway.h"
 
@@ -42,7 +46,7 @@ static void test_pointer(void)
 
 static void test_limit(void)
 {
-    struct gw_limit *l = gw_limit_new(2.0, 3.0); /* 2/s, burst 3 */
+    struct gw_limit *l = gw_limit_new(2.0, 3.0, NULL, NULL); /* 2/s, burst 3, this process */
     int retry = 0;
 
     CHECK(gw_limit_take(l, "k1", 1000, &retry));
@@ -54,6 +58,42 @@ static void test_limit(void)
     CHECK(!gw_limit_take(l, "k1", 1500, &retry));
     CHECK(gw_limit_take(NULL, "k1", 0, &retry)); /* no limit configured */
     gw_limit_free(l);
+}
+
+static struct bf_redis *redis_at(const char *host, int port)
+{
+    struct bf_err err = {0};
+
+    return bf_redis_new(host, port, NULL, 0, 500, &err);
+}
+
+/* Two instances share a key's bucket in Redis; with Redis away each limits alone. */
+static void test_limit_shared(void)
+{
+    const char *host = getenv("BADGEFLOW_REDIS_HOST");
+    int port = (int)strtol(getenv("BADGEFLOW_REDIS_PORT"), NULL, 10);
+    char prefix[64];
+    struct gw_limit *a, *b, *lone;
+    int retry = 0, taken = 0;
+
+    snprintf(prefix, sizeof(prefix), "bf:test:rate:%d:", (int)getpid());
+    a = gw_limit_new(0.01, 3.0, redis_at(host, port), prefix); /* one token per 100 s */
+    b = gw_limit_new(0.01, 3.0, redis_at(host, port), prefix);
+    CHECK(a && b);
+    for (int i = 0; i < 6; i++)
+        taken += gw_limit_take(i % 2 ? b : a, "k1", 1000, &retry);
+    CHECK(taken == 3); /* 6 locally: 3 each */
+    CHECK(retry >= 90 && retry <= 100);
+    CHECK(gw_limit_take(b, "k2", 1000, &retry)); /* its own bucket */
+
+    lone = gw_limit_new(0.01, 3.0, redis_at("127.0.0.1", 1), prefix); /* nobody listens */
+    taken = 0;
+    for (int i = 0; i < 5; i++)
+        taken += gw_limit_take(lone, "k1", 1000, &retry);
+    CHECK(taken == 3); /* its local bucket, not unlimited */
+    gw_limit_free(a);
+    gw_limit_free(b);
+    gw_limit_free(lone);
 }
 
 static void test_secret(void)
@@ -96,6 +136,11 @@ int main(void)
     BF_TEST_RUN(test_routes);
     BF_TEST_RUN(test_pointer);
     BF_TEST_RUN(test_limit);
+    if (getenv("BADGEFLOW_REDIS_HOST") && getenv("BADGEFLOW_REDIS_PORT"))
+        BF_TEST_RUN(test_limit_shared);
+    else
+        bf_test_skip("test_limit_shared: BADGEFLOW_REDIS_HOST/PORT are not set (source the "
+                     "stack.env of deploy/local/stack.sh)");
     BF_TEST_RUN(test_secret);
     BF_TEST_RUN(test_sniff);
     return BF_TEST_DONE();
