@@ -56,6 +56,9 @@ const struct bf_cfg_def bf_cfg_common_defs[] = {
      "Longest back-off delay between retries"},
     {"daemon", "ready_interval", BF_CFG_DURATION, "1s", MS(100), S(60), NULL, 0,
      "How often the dependencies are checked for /readyz"},
+    {"daemon", "batch_max", BF_CFG_INT, "0", 0, 1000, NULL, 0,
+     "Most records already fetched that are handled in one transaction (1: one per record; "
+     "0: the service's own default, 32 for the router, 1 for the others)"},
     {"daemon", "outbox_batch", BF_CFG_INT, "500", 1, 100000, NULL, 0,
      "Most outbox rows published per loop turn"},
     {"daemon", "outbox_retention", BF_CFG_DURATION, "7d", S(60), S(86400LL * 365), NULL, 0,

@@ -78,9 +78,28 @@ static void test_check_config(void)
     unlink(path);
 }
 
+/* daemon.batch_max: 0 (the service's own default) to 1000 records per transaction. */
+static void test_batch_max_bounds(void)
+{
+    static const struct {
+        const char *value;
+        int rc;
+    } cases[] = {{"1", 0}, {"0", 0}, {"1000", 0}, {"-1", 2}, {"1001", 2}};
+    const char *path = NULL;
+    char text[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), "[daemon]\nbatch_max = %s\n", cases[i].value);
+        path = write_conf(text);
+        CHECK(run("--config", path, "--check-config") == cases[i].rc);
+    }
+    unlink(path);
+}
+
 int main(void)
 {
     BF_TEST_RUN(test_help_and_args);
     BF_TEST_RUN(test_check_config);
+    BF_TEST_RUN(test_batch_max_bounds);
     return BF_TEST_DONE();
 }

@@ -57,6 +57,10 @@ struct bf_service {
     const struct bf_cfg_def *cfg_defs;       /* the service's own keys, or NULL */
     const struct bf_event_handler *handlers; /* NULL or empty: no consumer */
     unsigned needs;
+    /* Records already fetched handled in one transaction when daemon.batch_max is 0 (its
+     * default); 0 means 1. A service opts in once its handlers and tests hold with several
+     * records per transaction (a fault point then fires after the batch's COMMIT). */
+    int batch_max;
     /* Set up *state (may stay NULL) after config, logs, PostgreSQL and Kafka are up. */
     int (*init)(struct bf_daemon *d, void **state, struct bf_err *err);
     /* Every loop turn (about every 100 ms or after each record), for timers. May be NULL. */
