@@ -93,9 +93,12 @@ int router_sql_prepare(struct bf_pg *pg, struct bf_err *err) BF_MUST_CHECK;
 int router_sql_candidates(struct router *rt, const struct router_work *w,
                           struct router_candidate *c, int max, int *n,
                           struct bf_err *err) BF_MUST_CHECK;
-/* Lock the assessor and check PostgreSQL's own count of open assignments: 1 if there is
- * room (a hard cap that holds whatever Redis says), 0 if not. */
-int router_sql_guard(struct router *rt, const char *assessor_id, struct bf_err *err) BF_MUST_CHECK;
+/* Lock the assessor, check PostgreSQL's own count of open assignments and, if there is room
+ * (a hard cap that holds whatever Redis says), insert assignment id of w for it: 1 inserted,
+ * 0 no room (nothing written), or -BF_E*. */
+int router_sql_guard_assign(struct router *rt, const struct router_work *w, const char *id,
+                            const char *assessor, const char *role, long long token, int64_t due_ms,
+                            struct bf_err *err) BF_MUST_CHECK;
 int router_sql_load_work(struct router *rt, const char *tenant, const char *submission, bool lock,
                          struct router_work *w, struct bf_err *err) BF_MUST_CHECK;
 void router_work_clear(struct router_work *w);

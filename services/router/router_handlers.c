@@ -14,42 +14,35 @@ static bool final_state(const char *state)
            strcmp(state, "withdrawn") == 0;
 }
 
-/* Check the submission and credential of a ready event and record its work item. */
+/* Check the submission and credential of a ready event and record its work item (the
+ * statement writes it only when the event holds; a refusal rolls back anyway). */
 static int record_work(struct router *rt, struct bf_event *ev,
                        const struct bf_ev_submission_ready *r, struct bf_err *err)
 {
     char ver[12];
-    const char *p[4] = {r->tenant_id, r->submission_id, r->credential_id, ver};
-    char *evidence = NULL;
+    char *evidence = json_dumps(json_object_get(ev->data, "evidence"), JSON_COMPACT);
+    const char *p[6] = {r->tenant_id, r->submission_id, r->credential_id, ver, evidence, ev->id};
     PGresult *res;
     int rc = 0;
 
+    if (!evidence)
+        return bf_err_set(err, BF_ENOMEM, "out of memory");
     snprintf(ver, sizeof(ver), "%d", r->credential_version);
-    if (!(res = bf_pg_exec(rt->pg, "router_submission_get", 4, p, err)))
+    res = bf_pg_exec(rt->pg, "router_submission_work", 6, p, err);
+    free(evidence);
+    if (!res)
         return -err->code;
     if (PQntuples(res) != 1)
         rc = bf_err_set(err, BF_EINVAL, "submission_id: unknown submission %s of tenant %s",
                         r->submission_id, r->tenant_id);
     else if (strcmp(PQgetvalue(res, 0, 1), r->credential_id) != 0 ||
-             strcmp(PQgetvalue(res, 0, 2), ver) != 0 || PQgetisnull(res, 0, 3))
+             strcmp(PQgetvalue(res, 0, 2), ver) != 0 || strcmp(PQgetvalue(res, 0, 3), "t") != 0)
         rc = bf_err_set(err, BF_EINVAL,
                         "credential_id: unknown credential %s version %s for this submission",
                         r->credential_id, ver);
     else if (final_state(PQgetvalue(res, 0, 0)))
         rc = bf_err_set(err, BF_EINVAL, "submission_id: submission is %s already",
                         PQgetvalue(res, 0, 0));
-    if (rc < 0)
-        goto out;
-    evidence = json_dumps(json_object_get(ev->data, "evidence"), JSON_COMPACT);
-    if (!evidence) {
-        rc = bf_err_set(err, BF_ENOMEM, "out of memory");
-        goto out;
-    }
-    const char *w[8] = {r->tenant_id,          r->submission_id,      r->credential_id, ver,
-                        PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), evidence,         ev->id};
-    rc = bf_pg_cmd(rt->pg, "router_work_insert", 8, w, NULL, err);
-out:
-    free(evidence);
     PQclear(res);
     return rc;
 }

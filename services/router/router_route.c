@@ -97,20 +97,16 @@ static void no_eligible(const struct router_work *w)
               w->credential_id, "tenant_id", w->tenant_id, NULL);
 }
 
-/* Write the assignment row and emit assignment.created (inside the caller's transaction). */
+/* Emit assignment.created for the row router_sql_guard_assign() wrote (inside the caller's
+ * transaction). */
 static int record(struct router *rt, struct bf_event *ev, struct router_work *w, const char *id,
-                  const char *assessor, const char *role, long long token, struct bf_err *err)
+                  const char *assessor, const char *role, long long token, int64_t due,
+                  struct bf_err *err)
 {
-    int64_t due = bf_now_ms() + w->turnaround_ms;
-    char tok[24], due_s[24], now_s[BF_TIME_STRLEN];
-    const char *p[7] = {id, w->tenant_id, w->submission_id, assessor, role, tok, due_s};
+    char now_s[BF_TIME_STRLEN];
     json_t *data;
     int rc;
 
-    snprintf(tok, sizeof(tok), "%lld", token);
-    snprintf(due_s, sizeof(due_s), "%lld", (long long)due);
-    if ((rc = bf_pg_cmd(rt->pg, "router_assign_insert", 7, p, NULL, err)) < 0)
-        return rc;
     data = router_event_data(id, w, assessor, role, due, token);
     if (!data)
         return bf_err_set(err, BF_ENOMEM, "out of memory");
@@ -128,7 +124,8 @@ static int claim(struct router *rt, const char *id, struct router_candidate *c, 
                  long long *token, struct bf_err *err)
 {
     int64_t t0 = bf_mono_ms();
-    int rc = router_redis_ensure(rt, err);
+    /* A known generation is checked by the claim script itself (atomically): no GET first. */
+    int rc = rt->gen[0] ? 0 : router_redis_ensure(rt, err);
 
     if (rc == 0)
         rc = router_redis_claim(rt, id, c, n, pick, token, err);
@@ -150,6 +147,7 @@ static int fill_one(struct router *rt, struct bf_event *ev, struct router_work *
 {
     static struct router_candidate c[ROUTER_MAX_CANDIDATES];
     const char *role = w->need_primary > 0 ? "primary" : "tie_break";
+    int64_t due = bf_now_ms() + w->turnaround_ms;
     char id[BF_UUID_STRLEN + 1];
     long long token = 0;
     int n = 0, pick = 0, rc;
@@ -166,7 +164,8 @@ static int fill_one(struct router *rt, struct bf_event *ev, struct router_work *
         if ((rc = claim(rt, id, c, n, &pick, &token, err)) <= 0)
             return rc;
         router_pending_add(rt, id); /* undone after a rollback, whatever happens next */
-        if ((rc = router_sql_guard(rt, c[pick].id, err)) < 0)
+        rc = router_sql_guard_assign(rt, w, id, c[pick].id, role, token, due, err);
+        if (rc < 0)
             return rc;
         if (rc == 1)
             break;
@@ -180,7 +179,7 @@ static int fill_one(struct router *rt, struct bf_event *ev, struct router_work *
     }
     if (n == 0)
         return 0;
-    if ((rc = record(rt, ev, w, id, c[pick].id, role, token, err)) < 0)
+    if ((rc = record(rt, ev, w, id, c[pick].id, role, token, due, err)) < 0)
         return rc;
     if (w->need_primary > 0)
         w->need_primary--;

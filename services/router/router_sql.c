@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The router's PostgreSQL side: eligibility, the capacity guard, work items. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@ static int col_int(const char *s)
  * $1 tenant, $2 submission, $3/$4 the service defaults for the tenant's same-district and
  * same-school settings, $5 the most candidates returned (in random order: the random
  * tie-break of the pick). prio 0 marks an earlier attempt's assessor when the credential
- * prefers continuity. */
+ * prefers continuity. Why `earlier` and `mine` are CTEs driven by this submission: as
+ * anti-joins per assessor they read each assessor's whole history, which only grows. */
 static const char candidates_sql[] =
     "WITH s AS ("
     " SELECT s.tenant_id, s.id, s.educator_id, s.credential_id, s.attempt, cc.stack_id,"
@@ -38,7 +40,11 @@ static const char candidates_sql[] =
     " JOIN submissions p ON p.tenant_id = s.tenant_id AND p.educator_id = s.educator_id"
     "  AND p.credential_id = s.credential_id AND p.attempt < s.attempt"
     " JOIN assignments x ON x.tenant_id = p.tenant_id AND x.submission_id = p.id"
-    "  AND x.state = 'completed')"
+    "  AND x.state = 'completed'"
+    " WHERE s.attempt > 1),"
+    " mine AS ("
+    " SELECT x.assessor_id FROM s JOIN assignments x ON x.tenant_id = s.tenant_id"
+    "  AND x.submission_id = s.id)"
     " SELECT a.id, a.max_open,"
     "  CASE WHEN s.cont AND a.id IN (SELECT assessor_id FROM earlier) THEN 0 ELSE 1 END"
     " FROM s JOIN assessors a ON a.active AND a.max_open > 0"
@@ -53,8 +59,7 @@ static const char candidates_sql[] =
     "  AND (s.allow_d OR a.district_id IS NULL OR a.district_id <> s.e_district)"
     "  AND (s.allow_s OR a.school_id IS NULL OR s.e_school IS NULL OR a.school_id <> s.e_school"
     "   OR a.district_id IS DISTINCT FROM s.e_district)"
-    "  AND NOT EXISTS (SELECT 1 FROM assignments x WHERE x.tenant_id = s.tenant_id"
-    "   AND x.submission_id = s.id AND x.assessor_id = a.id)"
+    "  AND a.id NOT IN (SELECT assessor_id FROM mine)"
     "  AND NOT (a.id::text = ANY (s.exclude_ids))"
     "  AND (s.cont OR a.id NOT IN (SELECT assessor_id FROM earlier))"
     " ORDER BY random() LIMIT $5";
@@ -74,12 +79,9 @@ static const struct {
                            " (extract(epoch FROM created_at) * 1000)::bigint"
                            " FROM assignments WHERE state = 'open'"},
     {"router_max_token", "SELECT coalesce(max(fencing_token), 0) FROM assignments"},
-    /* NO KEY UPDATE: serialises routers on one assessor without blocking the foreign-key
-     * checks of other services' inserts (scores). */
-    {"router_guard_lock", "SELECT max_open, active FROM assessors WHERE id = $1"
-                          " FOR NO KEY UPDATE"},
-    {"router_guard_count", "SELECT count(*) FROM assignments WHERE assessor_id = $1"
-                           " AND state = 'open'"},
+    /* Lock, count and insert in one trip (db/migrations/0010_router_batch.sql). */
+    {"router_guard_assign", "SELECT router_guard_assign($1::uuid, $2, $3, $4, $5, $6::bigint,"
+                            " $7::bigint)"},
     {"router_work_get", WORK_SQL},
     {"router_work_lock", WORK_SQL " FOR UPDATE OF w"},
     /* What the item still needs, and in_review with its first assignment ($5): one trip. */
@@ -88,31 +90,34 @@ static const struct {
      "  WHERE tenant_id = $1 AND submission_id = $2)"
      " UPDATE submissions SET state = 'in_review' WHERE $5::boolean AND tenant_id = $1"
      " AND id = $2 AND state IN ('received', 'processing', 'ready')"},
-    {"router_assign_insert",
-     "INSERT INTO assignments (id, tenant_id, submission_id, assessor_id, role, fencing_token,"
-     " due_at) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::bigint / 1000.0))"},
     {"router_assign_close", "UPDATE assignments SET state = $2, closed_at = now(),"
                             " close_reason = $3 WHERE id = $1::uuid AND state = 'open'"},
     {"router_assign_get",
      "SELECT tenant_id, submission_id, assessor_id, role, state, fencing_token,"
      " (extract(epoch FROM due_at) * 1000)::bigint FROM assignments WHERE id = $1::uuid"
      " FOR UPDATE"},
-    {"router_submission_get",
-     "SELECT s.state, s.credential_id, s.credential_version,"
-     " coalesce((v.content->>'assessors_required')::integer, 1),"
-     " coalesce((v.content->>'turnaround_days')::integer, 14)"
-     " FROM submissions s LEFT JOIN credential_versions v ON v.credential_id = $3"
-     "  AND v.version = $4::integer"
-     " WHERE s.tenant_id = $1 AND s.id = $2 FOR UPDATE OF s"},
+    /* The submission as the ready event names it, locked, and its work item recorded when
+     * the event holds (the caller refuses the event otherwise, rolling back): one trip. */
+    {"router_submission_work",
+     "WITH s AS (SELECT s.state, s.credential_id, s.credential_version,"
+     "  coalesce((v.content->>'assessors_required')::integer, 1) AS required,"
+     "  coalesce((v.content->>'turnaround_days')::integer, 14) AS days,"
+     "  v.credential_id IS NOT NULL AS known"
+     "  FROM submissions s LEFT JOIN credential_versions v ON v.credential_id = $3"
+     "   AND v.version = $4::integer"
+     "  WHERE s.tenant_id = $1 AND s.id = $2 FOR UPDATE OF s),"
+     " w AS (INSERT INTO router_work (tenant_id, submission_id, credential_id,"
+     "  credential_version, need_primary, deadline, evidence, event_id)"
+     "  SELECT $1, $2, $3, $4::integer, s.required, now() + make_interval(days => s.days),"
+     "  $5::jsonb, $6 FROM s WHERE s.known AND s.credential_id = $3"
+     "  AND s.credential_version = $4::integer"
+     "  AND s.state NOT IN ('decided', 'rejected', 'withdrawn')"
+     "  ON CONFLICT DO NOTHING)"
+     " SELECT state, credential_id, credential_version, known FROM s"},
     {"router_credential_get",
      "SELECT coalesce((content->>'assessors_required')::integer, 1),"
      " coalesce((content->>'turnaround_days')::integer, 14) FROM credential_versions"
      " WHERE credential_id = $1 AND version = $2::integer"},
-    {"router_work_insert",
-     "INSERT INTO router_work (tenant_id, submission_id, credential_id, credential_version,"
-     " need_primary, deadline, evidence, event_id) VALUES ($1, $2, $3, $4::integer,"
-     " $5::integer, now() + make_interval(days => $6::integer), $7::jsonb, $8)"
-     " ON CONFLICT DO NOTHING"},
     {"router_submission_state", "SELECT state FROM submissions WHERE tenant_id = $1 AND id = $2"},
     {"router_work_exclude",
      "UPDATE router_work SET exclude_ids = (SELECT array_agg(DISTINCT x) FROM"
@@ -153,30 +158,23 @@ int router_sql_candidates(struct router *rt, const struct router_work *w,
     return 0;
 }
 
-int router_sql_guard(struct router *rt, const char *assessor_id, struct bf_err *err)
+int router_sql_guard_assign(struct router *rt, const struct router_work *w, const char *id,
+                            const char *assessor, const char *role, long long token, int64_t due_ms,
+                            struct bf_err *err)
 {
-    const char *p[1] = {assessor_id};
-    long long max_open = 0, open = 0;
-    bool active;
+    char tok[24], due[24];
+    const char *p[7] = {id, w->tenant_id, w->submission_id, assessor, role, tok, due};
     PGresult *res;
+    bool inserted;
 
-    /* The lock first, the count in a later statement: its snapshot then sees every
-     * assignment committed by whoever held the lock before us. */
-    res = bf_pg_exec(rt->pg, "router_guard_lock", 1, p, err);
+    snprintf(tok, sizeof(tok), "%lld", token);
+    snprintf(due, sizeof(due), "%lld", (long long)due_ms);
+    res = bf_pg_exec(rt->pg, "router_guard_assign", 7, p, err);
     if (!res)
         return -err->code;
-    active = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    if (active)
-        max_open = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    inserted = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
-    if (!active)
-        return 0;
-    res = bf_pg_exec(rt->pg, "router_guard_count", 1, p, err);
-    if (!res)
-        return -err->code;
-    open = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return open < max_open ? 1 : 0;
+    return inserted ? 1 : 0;
 }
 
 int router_sql_load_work(struct router *rt, const char *tenant, const char *submission, bool lock,
