@@ -343,14 +343,14 @@ def daemon_config(ctx, svc):
                           # the scripted assessors and frontends poll hard: well above the
                           # production 20/s per key
                           "rate_per_s": "500", "rate_burst": "1000",
+                          "rate_prefix": f"bf:gateway:rate:{ctx.tag}:" if ctx.tag
+                          else "bf:gateway:rate:",
                           "public_base": ctx.issuer_base, "secrets_kek": ctx.secrets_kek}
     elif svc == "transcoder":
         cfg["transcoder"] = {"media_root": str(ctx.work / "media-store"),
                              "scratch_dir": str(ctx.work / "transcoder-scratch"),
                              "upload_root": str(ctx.upload_root), "jobs": "2", "threads": "1"}
     elif svc == "router":
-        cfg["redis"] = {"host": ctx.stack["BADGEFLOW_REDIS_HOST"],
-                        "port": ctx.stack["BADGEFLOW_REDIS_PORT"]}
         cfg["router"] = {"redis_prefix": f"bf:router:{ctx.tag}:" if ctx.tag else "bf:router:",
                          "retry_interval": "1s"}
     elif svc == "scorer":
@@ -367,6 +367,9 @@ def daemon_config(ctx, svc):
     elif svc == "analytics":
         cfg["analytics"] = {"pseudonym_key": ctx.pseudonym_key, "k": str(ctx.k),
                             "debounce": "1s"}
+    if svc in ("gateway", "router"):  # the rate limit's buckets; the router's state
+        cfg["redis"] = {"host": ctx.stack["BADGEFLOW_REDIS_HOST"],
+                        "port": ctx.stack["BADGEFLOW_REDIS_PORT"]}
     return cfg, comments
 
 

@@ -106,7 +106,8 @@ def start_gateway(stack, tmp, prefix, **gateway_keys):
     upload_root = tmp / "uploads"
     gw = {"listen": "127.0.0.1:0", "threads": "4", "upload_root": str(upload_root),
           "secrets_kek": KEK, "rate_per_s": "1000", "rate_burst": "1000",
-          "max_body": "64k", "max_upload": "1M", "public_base": "https://issuer.example.org"}
+          "max_body": "64k", "max_upload": "1M", "public_base": "https://issuer.example.org",
+          "rate_prefix": f"bf:{prefix}rate:"}  # gateways of one module share their buckets
     gw.update(gateway_keys)
     cfg = {
         "log": {"level": "info"},
@@ -114,6 +115,8 @@ def start_gateway(stack, tmp, prefix, **gateway_keys):
         "kafka": {"brokers": stack.brokers, "topic_prefix": prefix},
         "postgres": {"conninfo": stack.conninfo, "connect_timeout": "2s"},
         "daemon": {"ready_interval": "500ms", "shutdown_timeout": "10s"},
+        "redis": {"host": stack.env["BADGEFLOW_REDIS_HOST"],
+                  "port": stack.env["BADGEFLOW_REDIS_PORT"]},
         "gateway": gw,
     }
     conf = tmp / "gateway.conf"

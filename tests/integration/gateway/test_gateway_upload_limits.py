@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Evidence upload streamed to disk (digest, sniffing, cap) and used in a submission; the
-per-key rate limit (429 + Retry-After); CORS."""
+per-key rate limit (429 + Retry-After), shared by instances through Redis; CORS."""
 
 import hashlib
 import http.client
 import os
+import uuid
 from pathlib import Path
 
 from gw_helpers import gateway, gw_prefix, start_gateway, submission_body, tenants  # noqa: F401
@@ -53,6 +54,23 @@ def test_upload_over_the_cap_is_refused_and_leaves_nothing(gateway, tenants):
     problem(gateway.request("POST", "/v1/uploads", key=key, raw=b""), 422)
     problem(gateway.request("POST", "/v1/uploads", key=tenants.keys[(tenants.a, "assessor")],
                             raw=b"abc"), 403)
+
+
+def test_two_gateways_share_a_keys_rate(stack, tenants, gw_prefix, tmp_path):
+    """The buckets live in Redis: two instances give a key its burst once, not twice."""
+    prefix = f"{gw_prefix}shared{uuid.uuid4().hex[:6]}."
+    dirs = [tmp_path / n for n in ("a", "b")]
+    for d in dirs:
+        d.mkdir()
+    gs = [start_gateway(stack, d, prefix, rate_per_s="1", rate_burst="4") for d in dirs]
+    try:
+        key = tenants.keys[(tenants.a, "district")]
+        codes = [gs[i % 2].request("GET", "/v1/stacks", key=key)[0] for i in range(8)]
+        assert codes.count(200) in (4, 5) and codes[:4] == [200] * 4, codes  # +1 refill at most
+        assert codes[-2:] == [429, 429], codes
+    finally:
+        for g in gs:
+            g.daemon.kill()
 
 
 def test_rate_limit_answers_429_with_retry_after_per_key(stack, tenants, gw_prefix, tmp_path):
