@@ -246,10 +246,12 @@ static bool have_kek(struct gw_req *r)
 }
 
 static int hook_parse(struct gw_req *r, const json_t *body, const char **url, char *types, size_t n,
-                      long long *max_in_flight, const char **desc, struct bf_err *err)
+                      long long *max_in_flight, const char **desc, bool *districts,
+                      struct bf_err *err)
 {
     static const char *const f[] = {"tenant_id",   "url",           "event_types",
-                                    "description", "max_in_flight", NULL};
+                                    "description", "max_in_flight", "include_districts",
+                                    NULL};
     const char *list[64];
     size_t nt = 0, o = 1;
 
@@ -257,6 +259,8 @@ static int hook_parse(struct gw_req *r, const json_t *body, const char **url, ch
     if (bf_json_only(body, "", f, err) < 0 || bf_json_str(body, "", "url", 8, 2048, url, err) < 0 ||
         bf_json_str_opt(body, "", "description", 1, 500, desc, err) < 0 ||
         bf_json_int_opt(body, "", "max_in_flight", 1, 64, max_in_flight, err) < 0 ||
+        (json_object_get(body, "include_districts") &&
+         bf_json_bool(body, "", "include_districts", districts, err) < 0) ||
         id_list(body, "event_types", list, 64, &nt, err) < 0)
         return -BF_EINVAL;
     if (strncmp(*url, "https://", 8) != 0 && strncmp(*url, "http://", 7) != 0)
@@ -274,18 +278,28 @@ static int hook_parse(struct gw_req *r, const json_t *body, const char **url, ch
     return 0;
 }
 
+/* The endpoint's event types as given (a new reference), or [] for every type. */
+static json_t *hook_types_json(const json_t *body)
+{
+    json_t *t = json_object_get(body, "event_types");
+
+    return t ? json_incref(t) : json_array();
+}
+
 void gw_admin_hook_add(struct gw_req *r)
 {
     char types[4096], secret[64], sealed[300], mif[16];
     const char *url = NULL, *desc = NULL, *tenant;
     long long max_in_flight = 4;
+    bool districts = false;
     struct bf_err err = {0};
     json_t *body = gw_body_json(r);
     char *id;
 
     if (!body || !have_kek(r))
         goto out;
-    if (hook_parse(r, body, &url, types, sizeof(types), &max_in_flight, &desc, &err) < 0) {
+    if (hook_parse(r, body, &url, types, sizeof(types), &max_in_flight, &desc, &districts, &err) <
+        0) {
         gw_problem_err(r, 422, "invalid", "Invalid request", &err);
         goto out;
     }
@@ -296,21 +310,28 @@ void gw_admin_hook_add(struct gw_req *r)
         goto out;
     }
     snprintf(mif, sizeof(mif), "%lld", max_in_flight);
-    const char *v[6] = {tenant, url, desc, types, sealed, mif};
+    /* Only a state agency's endpoint may include its districts' events: no row otherwise. */
+    const char *v[7] = {tenant, url, desc, types, sealed, mif, districts ? "true" : "false"};
     id = gw_query_text(r->pg,
                        "INSERT INTO webhook_endpoints (tenant_id, url, description, event_types,"
-                       " secret_enc, max_in_flight) VALUES ($1, $2, $3, $4::text[], $5::bytea,"
-                       " $6::integer) RETURNING id::text",
-                       6, v, &err);
-    if (!id)
+                       " secret_enc, max_in_flight, include_districts) SELECT $1::text,"
+                       " $2::text, $3::text, $4::text[], $5::bytea, $6::integer, $7::boolean"
+                       " WHERE NOT $7::boolean OR EXISTS (SELECT 1 FROM tenants"
+                       " WHERE id = $1::text AND kind = 'state')"
+                       " RETURNING id::text",
+                       7, v, &err);
+    if (!id && err.code)
         gw_problem_db(r, &err);
+    else if (!id)
+        gw_problem(r, 422, "invalid", "Invalid request", "include_districts",
+                   "include_districts: only a state agency's endpoint can include the events of "
+                   "its districts; '%s' is a district",
+                   tenant);
     else
-        gw_reply_json(
-            r, 201,
-            json_pack("{sssssssOss}", "id", id, "tenant_id", tenant, "url", url, "event_types",
-                      json_object_get(body, "event_types") ? json_object_get(body, "event_types")
-                                                           : json_array(),
-                      "secret", secret));
+        gw_reply_json(r, 201,
+                      json_pack("{sssssssosbss}", "id", id, "tenant_id", tenant, "url", url,
+                                "event_types", hook_types_json(body), "include_districts",
+                                districts, "secret", secret));
     free(id);
 out:
     json_decref(body);
@@ -320,7 +341,8 @@ void gw_admin_hook_list(struct gw_req *r)
 {
     list(r, "SELECT jsonb_build_object('items', coalesce(jsonb_agg(jsonb_build_object('id', id,"
             " 'tenant_id', tenant_id, 'url', url, 'description', description, 'event_types',"
-            " to_jsonb(event_types), 'max_in_flight', max_in_flight, 'created_at', created_at,"
+            " to_jsonb(event_types), 'max_in_flight', max_in_flight, 'include_districts',"
+            " include_districts, 'created_at', created_at,"
             " 'disabled_at', disabled_at, 'failing_since', failing_since) ORDER BY created_at),"
             " '[]'))::text FROM webhook_endpoints WHERE " IN_SCOPE("tenant_id"));
 }

@@ -10,13 +10,16 @@
 
 #define TYPE_PREFIX "org.badgeflow."
 
-/* The unique (endpoint_id, event_id) makes a replayed record a no-op; an endpoint's filter
- * names types in full or without the org.badgeflow. prefix; empty means every type. */
+/* The event's tenant's endpoints, and its state agency's that include districts. The unique
+ * (endpoint_id, event_id) makes a replayed record a no-op; an endpoint's filter names types in
+ * full or without the org.badgeflow. prefix; empty means every type. */
 #define ENQUEUE_STMT "notifier_enqueue"
 #define ENQUEUE_SQL                                                                                \
     "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, payload)"   \
     " SELECT gen_random_uuid(), e.tenant_id, e.id, $2, $3, $4 FROM webhook_endpoints e"            \
-    " WHERE e.tenant_id = $1 AND e.disabled_at IS NULL AND (cardinality(e.event_types) = 0"        \
+    " WHERE e.tenant_id = ANY (ARRAY[$1, (SELECT parent_id FROM tenants WHERE id = $1)])"          \
+    " AND (e.tenant_id = $1 OR e.include_districts) AND e.disabled_at IS NULL AND "                \
+    "(cardinality(e.event_types) = 0"                                                              \
     " OR $3 = ANY (e.event_types) OR $5 = ANY (e.event_types))"                                    \
     " ON CONFLICT (endpoint_id, event_id) DO NOTHING"
 

@@ -156,6 +156,21 @@ def test_admin_manages_tenants_assessors_keys_and_webhooks(gateway, tenants):
         == hook["secret"]
     assert gateway.request("DELETE", f"/v1/admin/webhook-endpoints/{hook['id']}",
                            key=district_admin)[0] == 200
+    # a state agency's endpoint may include its districts' events; a district's may not
+    problem(gateway.request("POST", "/v1/admin/webhook-endpoints",
+                            {"url": "https://hooks.example.org/d", "include_districts": True},
+                            key=district_admin), 422, "/include_districts")
+    problem(gateway.request("POST", "/v1/admin/webhook-endpoints",
+                            {"url": "https://hooks.example.org/d", "include_districts": "yes"},
+                            key=state_admin), 422, "/include_districts")
+    st, _, whole = gateway.request("POST", "/v1/admin/webhook-endpoints",
+                                   {"url": "https://hooks.example.org/state",
+                                    "include_districts": True}, key=state_admin)
+    assert st == 201 and whole["include_districts"] is True and whole["tenant_id"] == tenants.state
+    listed = gateway.request("GET", "/v1/admin/webhook-endpoints", key=state_admin)[2]["items"]
+    assert [h["include_districts"] for h in listed if h["id"] == whole["id"]] == [True]
+    assert gateway.request("DELETE", f"/v1/admin/webhook-endpoints/{whole['id']}",
+                           key=state_admin)[0] == 200
     problem(gateway.request("POST", "/v1/admin/tenants", {"id": "y", "name": "n"},
                             key=tenants.keys[(tenants.a, "district")]), 403)
 

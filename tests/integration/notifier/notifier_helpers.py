@@ -171,21 +171,23 @@ class Tenants:
     def __init__(self, stack, db):
         self.stack, self.db, self.ids = stack, db, []
 
-    def new(self):
+    def new(self, parent=None):
+        """A state agency, or a district of parent."""
         tid = f"t-{uuid.uuid4().hex[:10]}"
-        self.db.execute("INSERT INTO tenants (id, kind, name) VALUES (%s, 'state', %s)",
-                        (tid, f"Test {tid}"))
+        self.db.execute("INSERT INTO tenants (id, kind, parent_id, name) VALUES (%s, %s, %s, %s)",
+                        (tid, "district" if parent else "state", parent, f"Test {tid}"))
         self.ids.append(tid)
         return tid
 
-    def endpoint(self, tenant, url, events=(), secret=None, max_in_flight=4):
+    def endpoint(self, tenant, url, events=(), secret=None, max_in_flight=4,
+                 include_districts=False):
         """Register by SQL with the secret sealed in Python, as the gateway's admin API would;
         returns (endpoint id, secret)."""
         secret = secret or new_secret()
         rows = self.db.query(
-            "INSERT INTO webhook_endpoints (tenant_id, url, event_types, secret_enc, max_in_flight)"
-            " VALUES (%s, %s, %s::text[], %s, %s) RETURNING id::text",
-            (tenant, url, list(events), seal(secret), max_in_flight))
+            "INSERT INTO webhook_endpoints (tenant_id, url, event_types, secret_enc, max_in_flight,"
+            " include_districts) VALUES (%s, %s, %s::text[], %s, %s, %s) RETURNING id::text",
+            (tenant, url, list(events), seal(secret), max_in_flight, include_districts))
         return rows[0][0], secret
 
     def rotate(self, endpoint, secret, grace="1 hour"):

@@ -81,6 +81,36 @@ def test_event_type_filter_short_names_and_every_type(db, kafka, daemons, hooks,
     assert not hooks.got("/ok/stranger"), "another tenant's endpoint got nothing"
 
 
+def test_state_endpoint_that_includes_districts_gets_their_events(db, kafka, daemons, hooks,
+                                                                   tenants):
+    state = tenants.new()
+    district, other_district = tenants.new(parent=state), tenants.new(parent=state)
+    whole, s_all = tenants.endpoint(state, hooks.url("ok/state-all"), include_districts=True)
+    tenants.endpoint(state, hooks.url("ok/state-own"))
+    _, s_d = tenants.endpoint(district, hooks.url("ok/district"))
+    stranger = tenants.new()
+    tenants.endpoint(stranger, hooks.url("ok/stranger-all"), include_districts=True)
+    start_notifier(daemons, kafka)
+    produce(kafka, "decisions", DECISION, district)
+    produce(kafka, "decisions", DECISION, other_district)
+    produce(kafka, "submissions", WITHDRAWN, state)
+    got = wait_requests(hooks, "/ok/state-all", 3)
+    assert sorted(json.loads(r["body"])["data"]["tenant_id"] for r in got) == sorted(
+        [district, other_district, state])
+    assert all(verify(s_all, r["headers"], r["body"]) for r in got)
+    assert len(wait_requests(hooks, "/ok/district", 1)) == 1
+    mine = hooks.got("/ok/district")[0]
+    assert verify(s_d, mine["headers"], mine["body"])
+    time.sleep(0.5)
+    assert len(hooks.got("/ok/district")) == 1, "a district gets only its own events"
+    assert [json.loads(r["body"])["data"]["tenant_id"] for r in hooks.got("/ok/state-own")] == \
+        [state], "without include_districts a state endpoint gets only the state's events"
+    assert not hooks.got("/ok/stranger-all"), "another state's endpoint got nothing"
+    # one delivery row per endpoint and event, each under its endpoint's own tenant
+    rows = db.query("SELECT tenant_id FROM webhook_deliveries WHERE endpoint_id = %s", (whole,))
+    assert [r[0] for r in rows] == [state] * 3
+
+
 # ---- isolation -------------------------------------------------------------------------
 
 
