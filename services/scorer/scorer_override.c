@@ -23,7 +23,6 @@
     " attempts_left, supersedes_id, decided_by, reason, event_id, decided_at) VALUES ($1, $2,"     \
     " $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11, $12, $13)"
 #define OV_OUTCOME_SQL "UPDATE submissions SET outcome = $3 WHERE tenant_id = $1 AND id = $2"
-#define EVENT_SQL      "SELECT set_config('badgeflow.event_id', $1, true)"
 
 /* The submission (locked) and its current decision. */
 struct ov_ctx {
@@ -261,17 +260,10 @@ int scorer_on_override(void *state, struct bf_event *ev, struct bf_err *err)
 {
     struct bf_ev_decision_override_requested o;
     struct ov_ctx c = {0};
-    const char *eid[1] = {ev->id};
-    PGresult *res;
     int rc = bf_ev_decision_override_requested_decode(ev->data, &o, err);
 
     if (rc < 0)
         return rc;
-    /* the submission_events row the trigger writes names this event */
-    res = scorer_sql(ev->pg, "scorer_event_id", EVENT_SQL, 1, eid, err);
-    if (!res)
-        return -err->code;
-    PQclear(res);
     rc = handle(state, ev, &o, &c, err);
     json_decref(c.criteria);
     return rc;

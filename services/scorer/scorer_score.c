@@ -22,7 +22,6 @@
     "INSERT INTO score_levels (score_id, tenant_id, submission_id, assessor_id, credential_id,"    \
     " credential_version, criterion_id, level_id, level_rank, passing, has_feedback)"              \
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-#define EVENT_SQL "SELECT set_config('badgeflow.event_id', $1, true)"
 
 static void copy(char *dst, size_t n, const PGresult *res, int col)
 {
@@ -207,17 +206,10 @@ int scorer_on_score(void *state, struct bf_event *ev, struct bf_err *err)
     struct scorer_ctx c = {0};
     struct scorer_refusal r = {0};
     struct scorer_sheet sheet;
-    const char *eid[1] = {ev->id};
-    PGresult *res;
     int rc = bf_ev_score_submitted_decode(ev->data, &s, err);
 
     if (rc < 0)
         return rc;
-    /* submission_events rows written by trigger name the event that caused them */
-    res = scorer_sql(ev->pg, "scorer_event_id", EVENT_SQL, 1, eid, err);
-    if (!res)
-        return -err->code;
-    PQclear(res);
     rc = load_ctx(ev->pg, &s, &c, err);
     if (rc < 0)
         return rc;

@@ -125,8 +125,9 @@ int bf_pg_migrate(struct bf_pg *pg, const char *dir, struct bf_err *err) BF_MUST
 /*
  * Record that consumer (its group id) handles event_id (the ce_id, or
  * "kafka:<topic>:<partition>:<offset>" when the record has none), inside the caller's
- * transaction. *fresh is false if the id was there already (a duplicate: skip the effect).
- * 0 or -BF_E*.
+ * transaction, and set the transaction's badgeflow.event_id to it (submission_events names
+ * the event behind each state change). *fresh is false if the id was there already (a
+ * duplicate: skip the effect). 0 or -BF_E*.
  */
 int bf_inbox_claim(struct bf_pg *pg, const char *consumer, const char *event_id, const char *topic,
                    int32_t partition, int64_t offset, bool *fresh,

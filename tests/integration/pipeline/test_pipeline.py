@@ -93,6 +93,15 @@ def test_every_submission_is_terminal_with_its_scripted_outcome(run):
     assert row == [(2, first)] and st[again] == ("decided", "earned")
 
 
+def test_each_state_change_a_record_caused_names_that_record(run):
+    """The skeleton's inbox claim sets badgeflow.event_id: the transcoder's intake (received ->
+    processing) names the submission.submitted event for every submission of the journey."""
+    rows = run.ctx.query("SELECT e.submission_id, e.event_id FROM submission_events e"
+                         " WHERE e.to_state = 'processing' AND e.submission_id = ANY(%s)",
+                         (list(run.j.subs),))
+    assert len(rows) == len(run.j.subs) and all(eid for _, eid in rows), rows
+
+
 def test_scoring_follows_the_credentials_policy(run):
     ctx, j = run.ctx, run.j
     rows = ctx.query("SELECT submission_id, role, state FROM assignments"
