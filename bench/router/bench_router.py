@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -30,23 +29,10 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "demo"))
+from driver import clean_env, read_env_file as env_file  # noqa: E402
+
 CRED = "pl.learner-profiles"
-
-
-def env_file(path):
-    out = {}
-    for line in Path(path).read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            k, _, v = line.partition("=")
-            w = shlex.split(v)
-            out[k] = w[0] if w else ""
-    return out
-
-
-def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BADGEFLOW_")}
-    env.update(extra)
-    return env
 
 
 def sql(conninfo, q, params=None, fetch=False):

@@ -18,9 +18,9 @@ Sections below keep them apart; add new fixtures in their own section.
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -34,9 +34,27 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "demo"))
+from driver import clean_env, read_env_file  # noqa: E402,F401 (the fixtures' helpers, shared)
+
 BUILD = Path(os.environ.get("BADGEFLOW_BUILD_DIR", ROOT / "build"))
 STACK_SH = ROOT / "deploy" / "local" / "stack.sh"
 MIGRATIONS = ROOT / "db" / "migrations"
+
+
+_catalogue_loaded = set()
+
+
+def load_catalogue(stack):
+    """The shipped catalogue in the stack's database, once per database per session."""
+    if stack.conninfo in _catalogue_loaded:
+        return
+    env = clean_env(BADGEFLOW_POSTGRES_CONNINFO=stack.conninfo, BADGEFLOW_DATADIR=str(ROOT))
+    proc = subprocess.run([str(BUILD / "tools" / "cli" / "badgeflow"), "catalogue", "load",
+                           str(ROOT / "config" / "catalogue")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _catalogue_loaded.add(stack.conninfo)
 
 
 def wait_for(cond, timeout, interval=0.1, what="condition"):
@@ -52,18 +70,6 @@ def wait_for(cond, timeout, interval=0.1, what="condition"):
 
 
 # ---- the stack -------------------------------------------------------------------------
-
-
-def read_env_file(path):
-    """stack.env parsed the way a shell would (KEY=value, quoted values)."""
-    values = {}
-    for line in Path(path).read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, raw = line.partition("=")
-        words = shlex.split(raw)
-        values[key] = words[0] if words else ""
-    return values
 
 
 class Stack:
@@ -238,13 +244,6 @@ def kafka(stack):
 
 
 # ---- daemons ---------------------------------------------------------------------------
-
-
-def clean_env(**extra):
-    """The environment without BADGEFLOW_* (which would override config files)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BADGEFLOW_")}
-    env.update(extra)
-    return env
 
 
 def write_config(path, sections):

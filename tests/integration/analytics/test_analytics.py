@@ -25,7 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import BUILD, ROOT, ce_headers, header_dict, wait_for
+from conftest import BUILD, ROOT, ce_headers, header_dict, load_catalogue, wait_for
 
 HERE = Path(__file__).resolve().parent
 NS = uuid.UUID("5c0d3f4e-7b1a-5e2c-9d48-a61f0b3c7e95")
@@ -193,11 +193,6 @@ def cli(stack, *args):
     env["BADGEFLOW_POSTGRES_CONNINFO"] = stack.conninfo
     return subprocess.run([str(BUILD / "tools" / "cli" / "badgeflow"), *args], env=env,
                           capture_output=True, text=True, timeout=60)
-
-
-def load_catalogue(stack):
-    proc = cli(stack, "catalogue", "load")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def free_port():

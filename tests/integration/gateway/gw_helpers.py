@@ -16,7 +16,8 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, Daemon, clean_env, wait_for, write_config  # noqa: F401
+from conftest import (BUILD, Daemon, clean_env, load_catalogue, wait_for,  # noqa: F401
+                      write_config)
 
 GATEWAY = BUILD / "services" / "gateway" / "badgeflow-gateway"
 CLI = BUILD / "tools" / "cli" / "badgeflow"
@@ -93,13 +94,6 @@ class Gateway:
         except ValueError:
             parsed = text
         return resp.status, rh, parsed
-
-
-def load_catalogue(stack):
-    env = clean_env(BADGEFLOW_POSTGRES_CONNINFO=stack.conninfo)
-    proc = subprocess.run([str(CLI), "catalogue", "load"], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
 
 
 def start_gateway(stack, tmp, prefix, **gateway_keys):

@@ -9,10 +9,10 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from conftest import BUILD, ROOT, ce_headers, clean_env, header_dict, wait_for
+from conftest import (BUILD, ROOT, ce_headers, clean_env, header_dict,  # noqa: F401
+                      load_catalogue, wait_for)
 
 ROUTER = BUILD / "services" / "router" / "badgeflow-router"
-CLI = BUILD / "tools" / "cli" / "badgeflow"
 TOPICS = ["submissions.ready", "submissions.ready.dlq", "routing", "routing.dlq", "assignments"]
 READY = "org.badgeflow.submission.ready.v1"
 ROUTING = "org.badgeflow.routing.requested.v1"
@@ -27,18 +27,6 @@ EVIDENCE = json.loads((ROOT / "schemas" / "events" / "examples" /
                        "submission.ready.v1.json").read_text())["evidence"]
 EDUCATOR_PII = ("Ada Lovelace-Secret", "ada.secret@example.org", "school-secret-77")
 
-_loaded = {}
-
-
-def load_catalogue(stack):
-    """The shipped catalogue in the database (once per session)."""
-    if _loaded.get(stack.conninfo):
-        return
-    env = clean_env(BADGEFLOW_POSTGRES_CONNINFO=stack.conninfo, BADGEFLOW_DATADIR=str(ROOT))
-    proc = subprocess.run([str(CLI), "catalogue", "load", str(ROOT / "config" / "catalogue")],
-                          env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    _loaded[stack.conninfo] = True
 
 
 class World:

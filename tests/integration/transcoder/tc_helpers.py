@@ -14,17 +14,16 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from conftest import BUILD, ROOT, ce_headers, clean_env, header_dict, wait_for
+from conftest import (BUILD, ROOT, ce_headers, clean_env, header_dict,  # noqa: F401
+                      load_catalogue, wait_for)
 
 TRANSCODER = BUILD / "services" / "transcoder" / "badgeflow-transcoder"
-CLI = BUILD / "tools" / "cli" / "badgeflow"
 TOPICS = ["submissions", "submissions.dlq", "evidence", "submissions.ready"]
 SUBMITTED = "org.badgeflow.submission.submitted.v1"
 WITHDRAWN = "org.badgeflow.submission.withdrawn.v1"
 READY = "org.badgeflow.submission.ready.v1"
 REJECTED = "org.badgeflow.submission.rejected.v1"
 
-_loaded = {}
 
 
 def assert_valid(ce_type, data):
@@ -165,16 +164,6 @@ def make_media(root):
 
 
 # ---- seeds -------------------------------------------------------------------------------
-
-
-def load_catalogue(stack):
-    if _loaded.get(stack.conninfo):
-        return
-    env = clean_env(BADGEFLOW_POSTGRES_CONNINFO=stack.conninfo, BADGEFLOW_DATADIR=str(ROOT))
-    proc = subprocess.run([str(CLI), "catalogue", "load", str(ROOT / "config" / "catalogue")],
-                          env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    _loaded[stack.conninfo] = True
 
 
 def new_tenant(db):
